@@ -1,1 +1,3 @@
+//! Exchange Online + Entra ID emulator (work in progress).
 
+pub mod calendar;

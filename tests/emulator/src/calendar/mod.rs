@@ -1,0 +1,1 @@
+//! The calendar store of the emulator: items, recurrence, time zones, change journal.
