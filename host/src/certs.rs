@@ -1,0 +1,1 @@
+//! The certificate store of a tenant, indexed by SHA-1 thumbprint.

@@ -1,0 +1,1 @@
+//! Secret values: literal, `env:NAME` or `file:PATH`, never printed.

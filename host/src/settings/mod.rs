@@ -1,0 +1,1 @@
+//! Settings of a tenant: the original `RoomsAppSettings.config` keys, validated.
