@@ -1,0 +1,392 @@
+//! The component's error type: one case per actionable cause.
+//!
+//! Every case can say what happened ([`Error::message`]) and what the operator
+//! must change ([`Error::fix`]). The cases mirror the WIT `sync-error`
+//! variant one to one; `component.rs` is the only place that converts. Where
+//! the fix depends on context the error was found in (the auth mode, the app
+//! id, the AADSTS code), the fix is worked out when the error is built and
+//! travels with it.
+//!
+//! No case ever carries a secret: messages are built from settings keys,
+//! addresses, codes and server texts, never from tokens or passwords.
+
+use std::fmt;
+
+use crate::platform::{CertificateError, TransportError, TransportKind};
+
+/// A setting or person field that is missing or wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    /// The settings key (`ExchangeAppId`) or person field (`sync-url`).
+    pub key: String,
+    /// What is wrong, as a clause that follows the key ("is not set").
+    pub problem: String,
+    /// What to change.
+    pub fix: String,
+}
+
+/// Entra ID refused to issue a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthFailure {
+    /// The OAuth error (`invalid_client`, `invalid_grant`, ...).
+    pub error: String,
+    /// The `AADSTS` numbers from `error_codes`; the first decides the advice.
+    pub aadsts: Vec<u32>,
+    /// The cause, for the operator.
+    pub message: String,
+    /// What the admin must change.
+    pub fix: String,
+}
+
+/// An EWS response code for one mailbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EwsFailure {
+    /// The EWS `ResponseCode` (or SOAP fault code, or `HTTP 401`).
+    pub response_code: String,
+    /// The server's `MessageText` (or `faultstring`), or our description.
+    pub message: String,
+    /// The mailbox the request was made for.
+    pub mailbox: String,
+}
+
+/// Everything that can go wrong, one case per actionable cause.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// A setting or person field is missing or wrong.
+    Configuration(ConfigProblem),
+    /// ROOMS has no person with this address.
+    UnknownPerson(String),
+    /// The certificate named by `ExchangeCertThumbprint` cannot be used.
+    Certificate(CertificateError),
+    /// Entra ID refused the sign-in.
+    SignIn(AuthFailure),
+    /// Exchange refused access to the mailbox or folder.
+    AccessDenied {
+        /// What Exchange said.
+        failure: EwsFailure,
+        /// The admin step for the auth mode in use.
+        fix: String,
+    },
+    /// The address has no mailbox, or is not its primary SMTP address.
+    MailboxNotFound(EwsFailure),
+    /// HTTP 403 with an empty body: a tenant policy blocks EWS.
+    EwsBlocked {
+        /// The mailbox the request was made for.
+        mailbox: String,
+        /// The EWS URL that answered (without query).
+        url: String,
+        /// The Entra app id the policies must allow.
+        app_id: String,
+    },
+    /// The server asked to slow down.
+    Throttled {
+        /// `ErrorServerBusy`, `ErrorExceededConnectionCount`, `HTTP 503`, ...
+        response_code: String,
+        /// How long to wait; 0 when the server gave no hint.
+        retry_after_ms: u64,
+    },
+    /// An answer the component cannot use.
+    Protocol {
+        /// What was wrong with the answer.
+        message: String,
+        /// What to check.
+        fix: String,
+    },
+    /// No usable HTTP answer.
+    Transport(TransportError),
+}
+
+impl Error {
+    /// A [`Error::Configuration`] for `key`.
+    pub fn configuration(key: &str, problem: impl Into<String>, fix: impl Into<String>) -> Self {
+        Self::Configuration(ConfigProblem {
+            key: key.to_owned(),
+            problem: problem.into(),
+            fix: fix.into(),
+        })
+    }
+
+    /// A [`Error::Protocol`].
+    pub fn protocol(message: impl Into<String>, fix: impl Into<String>) -> Self {
+        Self::Protocol {
+            message: message.into(),
+            fix: fix.into(),
+        }
+    }
+
+    /// One sentence naming the cause.
+    pub fn message(&self) -> String {
+        match self {
+            Self::Configuration(p) => format!("{} {}.", p.key, p.problem),
+            Self::UnknownPerson(email) => {
+                format!("ROOMS has no person or room with the address {email}.")
+            }
+            Self::Certificate(CertificateError::NotFound(thumbprint)) => format!(
+                "No certificate with the thumbprint {thumbprint} (ExchangeCertThumbprint) is in \
+                 the tenant's certificate store."
+            ),
+            Self::Certificate(CertificateError::KeyNotReadable(reason)) => format!(
+                "The private key of the certificate named by ExchangeCertThumbprint cannot be \
+                 used: {reason}."
+            ),
+            Self::Certificate(CertificateError::Expired(date)) => format!(
+                "The certificate named by ExchangeCertThumbprint is outside its validity period \
+                 ({date})."
+            ),
+            Self::SignIn(failure) => failure.message.clone(),
+            Self::AccessDenied { failure, .. } => format!(
+                "Exchange refused access to the calendar of {}: {} ({}).",
+                failure.mailbox,
+                failure.response_code,
+                failure.message.trim_end_matches('.')
+            ),
+            Self::MailboxNotFound(failure) => format!(
+                "Exchange has no mailbox whose primary SMTP address is {}: {} ({}).",
+                failure.mailbox,
+                failure.response_code,
+                failure.message.trim_end_matches('.')
+            ),
+            Self::EwsBlocked { mailbox, url, .. } => format!(
+                "EWS access blocked by tenant policy: {url} answered HTTP 403 with an empty body \
+                 for {mailbox}."
+            ),
+            Self::Throttled {
+                response_code,
+                retry_after_ms,
+            } => match retry_after_ms {
+                0 => format!(
+                    "Exchange is throttling requests ({response_code}) and gave no retry time."
+                ),
+                ms => format!(
+                    "Exchange is throttling requests ({response_code}) and asked to wait {}.",
+                    describe_ms(*ms)
+                ),
+            },
+            Self::Protocol { message, .. } => message.clone(),
+            Self::Transport(e) => {
+                let what = match e.kind {
+                    TransportKind::Denied => "The host's HTTP policy refused the request",
+                    TransportKind::Dns => "The host name did not resolve",
+                    TransportKind::Connection => "The connection failed",
+                    TransportKind::Timeout => "The server did not answer in time",
+                    TransportKind::Tls => "The TLS connection failed",
+                    TransportKind::ResponseTooLarge => "The answer exceeded the size cap",
+                    TransportKind::Redirect => {
+                        "The server answered with a redirect, which is never followed"
+                    }
+                    TransportKind::Other => "The request failed",
+                };
+                format!("{what}: {}.", e.detail.trim_end_matches('.'))
+            }
+        }
+    }
+
+    /// What the operator or admin must change to clear the error.
+    pub fn fix(&self) -> String {
+        match self {
+            Self::Configuration(p) => p.fix.clone(),
+            Self::UnknownPerson(_) => "Check the address, or add the person or room in ROOMS with \
+                Sync mode O365 or O365Pull and its primary SMTP address."
+                .into(),
+            Self::Certificate(CertificateError::NotFound(_)) => {
+                "Import the certificate with its private key into the tenant's certificate store \
+                 of the rooms-sync host, or set ExchangeCertThumbprint to the thumbprint shown in \
+                 Entra admin center → App registrations → <app> → Certificates & secrets → \
+                 Certificates."
+                    .into()
+            }
+            Self::Certificate(CertificateError::KeyNotReadable(_)) => {
+                "Import the certificate together with its RSA private key (PFX/PKCS#12, or PEM \
+                 with the key and its password configured) into the tenant's certificate store; \
+                 this is the original product's \"Keyset does not exist\"."
+                    .into()
+            }
+            Self::Certificate(CertificateError::Expired(_)) => {
+                "Create a new certificate, upload its public part (.cer) in Entra admin center → \
+                 App registrations → <app> → Certificates & secrets → Certificates, import it with \
+                 its private key into the tenant's certificate store, and set \
+                 ExchangeCertThumbprint to its thumbprint."
+                    .into()
+            }
+            Self::SignIn(failure) => failure.fix.clone(),
+            Self::AccessDenied { fix, .. } => fix.clone(),
+            Self::MailboxNotFound(failure) => format!(
+                "The person's address must be the mailbox's PRIMARY SMTP address, not an alias or \
+                 a sign-in name (the most common setup mistake). Look it up in Exchange Online \
+                 PowerShell with `Get-Mailbox {} | fl PrimarySmtpAddress` (or in the Exchange \
+                 admin center → Recipients) and enter that address for the person in ROOMS.",
+                failure.mailbox
+            ),
+            Self::EwsBlocked {
+                mailbox, app_id, ..
+            } => format!(
+                "One of four tenant policies blocks EWS; check each in Exchange Online \
+                 PowerShell. (1) Application Access Policy: `Test-ApplicationAccessPolicy \
+                 -Identity {mailbox} -AppId {app_id}` must say Granted. (2) RBAC for Applications: \
+                 `Get-ManagementRoleAssignment -Role \"Application EWS.AccessAsApp\"` must list an \
+                 assignment for the app whose scope includes the mailbox; \
+                 `Test-ServicePrincipalAuthorization -Identity {app_id} -Resource {mailbox}` shows \
+                 whether it does. (3) \
+                 EWSEnabled: `Get-OrganizationConfig | fl EwsEnabled` and `Get-CASMailbox \
+                 {mailbox} | fl EwsEnabled` must both be True (or empty). (4) EWSAllowedAppIDs: \
+                 when EwsEnabled is True for the organization, `Set-OrganizationConfig \
+                 -EwsAllowedAppIDs` must contain {app_id} (required from 1 Oct 2026; EWS in \
+                 Exchange Online ends on 1 Apr 2027). Changes take 30-60 minutes to apply."
+            ),
+            Self::Throttled { retry_after_ms, .. } => format!(
+                "Nothing to change in the setup: try again {}. If it keeps happening, reduce \
+                 the concurrent sync work of this account (Exchange Online allows 27 concurrent \
+                 EWS requests per account).",
+                match retry_after_ms {
+                    0 => "in a minute".to_owned(),
+                    ms => format!("after {}", describe_ms(*ms)),
+                }
+            ),
+            Self::Protocol { fix, .. } => fix.clone(),
+            Self::Transport(e) => match e.kind {
+                TransportKind::Denied => "Allow the host of ExchangeAuthorityUrl and of the \
+                    person's sync-url in the tenant's allowed hosts of the rooms-sync host \
+                    (HTTPS only, except in loopback test mode)."
+                    .into(),
+                TransportKind::Dns => "Check the host name in the person's sync-url and in \
+                    ExchangeAuthorityUrl, and the DNS resolver of the rooms-sync host."
+                    .into(),
+                TransportKind::Connection => "Check that the server is reachable from the \
+                    rooms-sync host (firewall, outbound proxy) and that the URL's port is right."
+                    .into(),
+                TransportKind::Timeout => "Try again; if it persists, check the network path \
+                    to the server and the host's HTTP timeouts."
+                    .into(),
+                TransportKind::Tls => "Check the server's certificate; a TLS-inspecting proxy \
+                    needs its root certificate trusted by the rooms-sync host."
+                    .into(),
+                TransportKind::ResponseTooLarge => "Raise the response size cap of the \
+                    rooms-sync host; no answer in this step should be that large, so also check \
+                    that the URL points to Exchange Online or Entra ID."
+                    .into(),
+                TransportKind::Redirect => "Set the URL to its final address: the person's \
+                    sync-url is normally https://outlook.office365.com/EWS/Exchange.asmx and \
+                    ExchangeAuthorityUrl https://login.microsoftonline.com."
+                    .into(),
+                TransportKind::Other => "Check the rooms-sync host's log for the request.".into(),
+            },
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message())
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// `1.5 s`, `5 s`, `4 min 58 s`.
+fn describe_ms(ms: u64) -> String {
+    let seconds = ms / 1000;
+    match (seconds / 60, seconds % 60, ms % 1000) {
+        (0, s, 0) => format!("{s} s"),
+        (0, s, rest) => format!("{s}.{} s", rest / 100),
+        (m, 0, _) => format!("{m} min"),
+        (m, s, _) => format!("{m} min {s} s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(describe_ms(5000), "5 s");
+        assert_eq!(describe_ms(1500), "1.5 s");
+        assert_eq!(describe_ms(297_749), "4 min 57 s");
+        assert_eq!(describe_ms(120_000), "2 min");
+    }
+
+    #[test]
+    fn blocked_names_the_four_policies_with_their_checks() {
+        let error = Error::EwsBlocked {
+            mailbox: "room1@contoso.com".into(),
+            url: "https://outlook.office365.com/EWS/Exchange.asmx".into(),
+            app_id: "11111111-2222-3333-4444-555555555555".into(),
+        };
+        assert!(
+            error
+                .message()
+                .contains("EWS access blocked by tenant policy")
+        );
+        let fix = error.fix();
+        for needle in [
+            "Test-ApplicationAccessPolicy -Identity room1@contoso.com -AppId 11111111-2222-3333-4444-555555555555",
+            "Get-ManagementRoleAssignment -Role \"Application EWS.AccessAsApp\"",
+            "Test-ServicePrincipalAuthorization",
+            "Get-OrganizationConfig | fl EwsEnabled",
+            "Get-CASMailbox room1@contoso.com | fl EwsEnabled",
+            "-EwsAllowedAppIDs",
+            "1 Apr 2027",
+        ] {
+            assert!(fix.contains(needle), "missing {needle:?} in {fix}");
+        }
+    }
+
+    #[test]
+    fn mailbox_not_found_explains_the_primary_address() {
+        let error = Error::MailboxNotFound(EwsFailure {
+            response_code: "ErrorNonExistentMailbox".into(),
+            message: "The SMTP address has no mailbox associated with it.".into(),
+            mailbox: "alias@contoso.com".into(),
+        });
+        assert!(error.fix().contains("PRIMARY SMTP address"));
+        assert!(
+            error
+                .fix()
+                .contains("Get-Mailbox alias@contoso.com | fl PrimarySmtpAddress")
+        );
+        assert_eq!(
+            error.message(),
+            "Exchange has no mailbox whose primary SMTP address is alias@contoso.com: \
+             ErrorNonExistentMailbox (The SMTP address has no mailbox associated with it)."
+        );
+    }
+
+    #[test]
+    fn throttled_mentions_the_wait() {
+        let error = Error::Throttled {
+            response_code: "ErrorServerBusy".into(),
+            retry_after_ms: 5000,
+        };
+        assert!(error.message().contains("asked to wait 5 s"));
+        assert!(error.fix().contains("after 5 s"));
+    }
+
+    #[test]
+    fn every_transport_kind_has_its_own_fix() {
+        let kinds = [
+            TransportKind::Denied,
+            TransportKind::Dns,
+            TransportKind::Connection,
+            TransportKind::Timeout,
+            TransportKind::Tls,
+            TransportKind::ResponseTooLarge,
+            TransportKind::Redirect,
+            TransportKind::Other,
+        ];
+        let fixes: Vec<String> = kinds
+            .iter()
+            .map(|&kind| {
+                Error::Transport(TransportError {
+                    kind,
+                    detail: "https://outlook.office365.com/EWS/Exchange.asmx: x".into(),
+                })
+                .fix()
+            })
+            .collect();
+        for (i, a) in fixes.iter().enumerate() {
+            for b in &fixes[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+    }
+}
