@@ -1,0 +1,367 @@
+//! The Entra ID v2 token endpoint: one form-encoded `POST`, and the reading
+//! of its answer into an issued token, an Entra refusal, or an error.
+
+use serde::Deserialize;
+
+use super::AuthContext;
+use super::entra::{self, EntraError};
+use super::form;
+use super::token::{AccessToken, RefreshToken};
+use crate::error::Error;
+use crate::platform::{HttpRequest, HttpResponse, Level, Platform, TransportError, TransportKind};
+
+/// A token the endpoint issued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issued {
+    /// The bearer token.
+    pub access_token: AccessToken,
+    /// Seconds until it expires.
+    pub expires_in: u64,
+    /// The refresh token, when the scope had `offline_access`.
+    pub refresh_token: Option<RefreshToken>,
+}
+
+/// What the token endpoint answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// A token.
+    Issued(Issued),
+    /// An Entra error body.
+    Refused(EntraError),
+}
+
+/// Posts `form` to the token endpoint of `ctx` and reads the answer.
+///
+/// The form carries credentials: it is never logged, only its `grant_type`.
+pub fn request(
+    platform: &mut dyn Platform,
+    ctx: &AuthContext,
+    form_pairs: &[(&str, &str)],
+) -> Result<Answer, Error> {
+    let grant = form_pairs
+        .iter()
+        .find(|(name, _)| *name == "grant_type")
+        .map_or("?", |(_, value)| value);
+    platform.log(
+        Level::Debug,
+        &format!("POST {} (grant_type={grant})", ctx.token_endpoint),
+    );
+    let request = HttpRequest::post(
+        &ctx.token_endpoint,
+        vec![
+            (
+                "Content-Type".into(),
+                "application/x-www-form-urlencoded".into(),
+            ),
+            ("Accept".into(), "application/json".into()),
+        ],
+        form::encode(form_pairs).into_bytes(),
+    );
+    let response = platform.http(request).map_err(Error::Transport)?;
+    let answer = read_answer(&ctx.token_endpoint, &response)?;
+    if let Answer::Refused(refusal) = &answer {
+        platform.log(
+            Level::Info,
+            &format!(
+                "Entra ID refused the {grant} request: HTTP {} {} {:?} (trace ID {}, correlation ID {})",
+                refusal.status,
+                refusal.error,
+                refusal.codes,
+                refusal.trace_id.as_deref().unwrap_or("-"),
+                refusal.correlation_id.as_deref().unwrap_or("-"),
+            ),
+        );
+    }
+    Ok(answer)
+}
+
+/// Sends `form` and returns the issued token; a refusal becomes
+/// [`Error::SignIn`] with advice.
+pub fn issue(
+    platform: &mut dyn Platform,
+    ctx: &AuthContext,
+    form_pairs: &[(&str, &str)],
+) -> Result<Issued, Error> {
+    match request(platform, ctx, form_pairs)? {
+        Answer::Issued(issued) => Ok(issued),
+        Answer::Refused(refusal) => Err(Error::SignIn(refusal.to_failure(ctx))),
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenBody {
+    #[serde(default)]
+    token_type: Option<String>,
+    #[serde(default)]
+    access_token: Option<String>,
+    #[serde(default)]
+    expires_in: Option<Lifetime>,
+    #[serde(default)]
+    refresh_token: Option<String>,
+}
+
+/// `expires_in` is a number in v2 answers and a string in v1 answers.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Lifetime {
+    Number(u64),
+    Text(String),
+}
+
+const AUTHORITY_FIX: &str = "Check that ExchangeAuthorityUrl is the Entra ID authority (normally \
+                             https://login.microsoftonline.com, or remove it) and that no proxy \
+                             answers for it on the way from the rooms-sync host.";
+
+/// Reads a token-endpoint answer.
+pub fn read_answer(url: &str, response: &HttpResponse) -> Result<Answer, Error> {
+    let status = response.status;
+    if (300..400).contains(&status) {
+        return Err(Error::Transport(TransportError {
+            kind: TransportKind::Redirect,
+            detail: redirect_detail(url, response),
+        }));
+    }
+    if status == 200 {
+        let body: TokenBody = serde_json::from_slice(&response.body).map_err(|_| {
+            Error::protocol(
+                format!(
+                    "The token endpoint {url} answered HTTP 200 with {}, not a JSON token.",
+                    describe_body(response)
+                ),
+                AUTHORITY_FIX,
+            )
+        })?;
+        return issued(url, body).map(Answer::Issued);
+    }
+    if let Some(refusal) = entra::parse_error(status, &response.body) {
+        if matches!(status, 429 | 503) || refusal.error == "temporarily_unavailable" {
+            return Err(Error::Throttled {
+                response_code: format!("Entra ID HTTP {status} {}", refusal.error),
+                retry_after_ms: response.retry_after_ms().unwrap_or(0),
+            });
+        }
+        return Ok(Answer::Refused(refusal));
+    }
+    if matches!(status, 429 | 503) {
+        return Err(Error::Throttled {
+            response_code: format!("Entra ID HTTP {status}"),
+            retry_after_ms: response.retry_after_ms().unwrap_or(0),
+        });
+    }
+    Err(Error::protocol(
+        format!(
+            "The token endpoint {url} answered HTTP {status} with {}, not an Entra ID error; \
+             something other than Entra ID may have answered.",
+            describe_body(response)
+        ),
+        AUTHORITY_FIX,
+    ))
+}
+
+fn issued(url: &str, body: TokenBody) -> Result<Issued, Error> {
+    let missing = |what: &str| {
+        Error::protocol(
+            format!("The token endpoint {url} answered HTTP 200 without {what}."),
+            AUTHORITY_FIX,
+        )
+    };
+    if let Some(kind) = &body.token_type
+        && !kind.eq_ignore_ascii_case("bearer")
+    {
+        return Err(Error::protocol(
+            format!(
+                "The token endpoint {url} issued a token of type '{}', not Bearer.",
+                kind.chars().take(40).collect::<String>()
+            ),
+            AUTHORITY_FIX,
+        ));
+    }
+    let access_token = body
+        .access_token
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(|| missing("an access_token"))?;
+    let expires_in = match body.expires_in {
+        Some(Lifetime::Number(n)) => n,
+        Some(Lifetime::Text(text)) => text
+            .trim()
+            .parse()
+            .map_err(|_| missing("a numeric expires_in"))?,
+        None => return Err(missing("expires_in")),
+    };
+    Ok(Issued {
+        access_token: AccessToken::new(access_token),
+        expires_in,
+        refresh_token: body
+            .refresh_token
+            .filter(|t| !t.trim().is_empty())
+            .map(RefreshToken::new),
+    })
+}
+
+/// `a text/html body of 1234 bytes`, `an empty body`.
+pub fn describe_body(response: &HttpResponse) -> String {
+    if response.body.is_empty() {
+        return "an empty body".to_owned();
+    }
+    match response.media_type() {
+        Some(media) if !media.is_empty() => format!(
+            "a {} body of {} bytes",
+            media.chars().take(60).collect::<String>(),
+            response.body.len()
+        ),
+        _ => format!("a body of {} bytes", response.body.len()),
+    }
+}
+
+/// `https://host/path answered HTTP 302 (Location: https://other/path)`.
+pub fn redirect_detail(url: &str, response: &HttpResponse) -> String {
+    let location = response
+        .header("location")
+        .map(|l| l.split('?').next().unwrap_or_default())
+        .map(|l| {
+            l.chars()
+                .filter(|c| !c.is_control())
+                .take(200)
+                .collect::<String>()
+        });
+    match location {
+        Some(location) => format!(
+            "{url} answered HTTP {} (Location: {location})",
+            response.status
+        ),
+        None => format!("{url} answered HTTP {}", response.status),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const URL: &str = "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token";
+
+    fn response(status: u16, content_type: &str, body: &str) -> HttpResponse {
+        HttpResponse {
+            status,
+            headers: vec![("Content-Type".into(), content_type.into())],
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn client_credentials_answer() {
+        let answer = read_answer(
+            URL,
+            &response(
+                200,
+                "application/json; charset=utf-8",
+                r#"{"token_type":"Bearer","expires_in":3599,"ext_expires_in":3599,"access_token":"eyJ0eXAi.x.y"}"#,
+            ),
+        )
+        .unwrap();
+        let Answer::Issued(issued) = answer else {
+            panic!()
+        };
+        assert_eq!(issued.access_token.expose(), "eyJ0eXAi.x.y");
+        assert_eq!(issued.expires_in, 3599);
+        assert_eq!(issued.refresh_token, None);
+    }
+
+    #[test]
+    fn delegated_answer_with_refresh_token_and_v1_string_lifetime() {
+        let answer = read_answer(
+            URL,
+            &response(
+                200,
+                "application/json",
+                r#"{"token_type":"Bearer","scope":"https://outlook.office365.com/EWS.AccessAsUser.All","expires_in":"4290","access_token":"a","refresh_token":"r1"}"#,
+            ),
+        )
+        .unwrap();
+        let Answer::Issued(issued) = answer else {
+            panic!()
+        };
+        assert_eq!(issued.expires_in, 4290);
+        assert_eq!(issued.refresh_token.unwrap().expose(), "r1");
+    }
+
+    #[test]
+    fn entra_error_is_a_refusal() {
+        let answer = read_answer(
+            URL,
+            &response(
+                401,
+                "application/json",
+                r#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided.","error_codes":[7000215]}"#,
+            ),
+        )
+        .unwrap();
+        let Answer::Refused(refusal) = answer else {
+            panic!()
+        };
+        assert_eq!(refusal.codes, vec![7000215]);
+        assert_eq!(refusal.status, 401);
+    }
+
+    #[test]
+    fn html_from_a_proxy_is_a_protocol_error_naming_the_status() {
+        let error = read_answer(
+            URL,
+            &response(502, "text/html", "<html><body>Bad Gateway</body></html>"),
+        )
+        .unwrap_err();
+        let Error::Protocol { message, fix } = error else {
+            panic!("{error:?}")
+        };
+        assert!(message.contains("HTTP 502"), "{message}");
+        assert!(message.contains("text/html"), "{message}");
+        assert!(fix.contains("ExchangeAuthorityUrl"), "{fix}");
+        let error = read_answer(URL, &response(200, "text/html", "<html/>")).unwrap_err();
+        assert!(error.message().contains("HTTP 200"), "{error}");
+    }
+
+    #[test]
+    fn incomplete_tokens_are_protocol_errors() {
+        for body in [
+            r#"{"token_type":"Bearer","expires_in":3599}"#,
+            r#"{"token_type":"Bearer","expires_in":3599,"access_token":""}"#,
+            r#"{"token_type":"Bearer","access_token":"a"}"#,
+            r#"{"token_type":"Bearer","expires_in":"soon","access_token":"a"}"#,
+            r#"{"token_type":"pop","expires_in":3599,"access_token":"a"}"#,
+            r#"{"token_type":"Bearer","expires_in":-5,"access_token":"a"}"#,
+        ] {
+            let error = read_answer(URL, &response(200, "application/json", body)).unwrap_err();
+            assert!(matches!(error, Error::Protocol { .. }), "{body}: {error:?}");
+            assert!(!error.message().contains("\"a\""), "{error}");
+        }
+    }
+
+    #[test]
+    fn redirects_and_throttling() {
+        let mut moved = response(302, "text/html", "");
+        moved.headers.push((
+            "Location".into(),
+            "https://login.example.com/x?code=secret".into(),
+        ));
+        let error = read_answer(URL, &moved).unwrap_err();
+        let Error::Transport(t) = &error else {
+            panic!("{error:?}")
+        };
+        assert_eq!(t.kind, TransportKind::Redirect);
+        assert!(
+            t.detail.contains("https://login.example.com/x"),
+            "{}",
+            t.detail
+        );
+        assert!(!t.detail.contains("secret"), "{}", t.detail);
+
+        let mut busy = response(429, "text/plain", "slow down");
+        busy.headers.push(("Retry-After".into(), "7".into()));
+        assert_eq!(
+            read_answer(URL, &busy).unwrap_err(),
+            Error::Throttled {
+                response_code: "Entra ID HTTP 429".into(),
+                retry_after_ms: 7000
+            }
+        );
+    }
+}
