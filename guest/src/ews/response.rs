@@ -1,0 +1,523 @@
+//! Reading EWS answers: the SOAP envelope, per-item response messages and
+//! SOAP faults.
+//!
+//! An answer is either an operation response (`m:<Op>Response` with one
+//! `m:<Op>ResponseMessage` per input item, each with its own `ResponseClass`;
+//! batches partly succeed) or a SOAP fault for the whole request. Both carry a
+//! response code, a text and an optional `MessageXml` whose
+//! `t:Value Name="…"` children hold details such as `BackOffMilliseconds`.
+//! Element names are matched by namespace, not prefix; `MessageXml` appears in
+//! the messages namespace in response messages and in the types namespace in
+//! faults, so both are accepted.
+
+use super::xml::{self, Element, Ns, XmlError};
+
+/// `ResponseClass` of a response message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseClass {
+    /// The item succeeded.
+    Success,
+    /// The item was not processed (for example after an earlier error).
+    Warning,
+    /// The item failed.
+    Error,
+}
+
+/// The `MessageXml` details of an error.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessageXml {
+    /// `t:Value Name="…"` children: (name, trimmed text).
+    pub values: Vec<(String, String)>,
+    /// Other children (`LineNumber`, `Violation`, ...): (local name, trimmed text).
+    pub other: Vec<(String, String)>,
+}
+
+impl MessageXml {
+    fn from_element(element: Option<&Element>) -> Self {
+        let mut details = Self::default();
+        for child in element.into_iter().flat_map(|e| &e.children) {
+            match (child.name.as_str(), child.attr("Name")) {
+                ("Value", Some(name)) => details
+                    .values
+                    .push((name.to_owned(), child.trimmed_text().to_owned())),
+                _ => details
+                    .other
+                    .push((child.name.clone(), child.trimmed_text().to_owned())),
+            }
+        }
+        details
+    }
+
+    /// The `t:Value` named `name`.
+    pub fn value(&self, name: &str) -> Option<&str> {
+        self.values
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The other child named `name` (`Violation`).
+    pub fn other(&self, name: &str) -> Option<&str> {
+        self.other
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// `BackOffMilliseconds`, the wait Exchange asks for when throttling.
+    pub fn back_off_ms(&self) -> Option<u64> {
+        self.value("BackOffMilliseconds")?.parse().ok()
+    }
+}
+
+/// One `m:<Op>ResponseMessage`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResponseMessage {
+    /// `ResponseClass`.
+    pub class: ResponseClass,
+    /// `m:ResponseCode` (`NoError` on success).
+    pub code: String,
+    /// `m:MessageText` (empty on success).
+    pub text: String,
+    /// `m:MessageXml`.
+    pub message_xml: MessageXml,
+    /// The whole element, for the operation's own children.
+    pub element: Element,
+}
+
+impl ResponseMessage {
+    fn from_element(element: &Element) -> Result<Self, String> {
+        let class = match element.attr("ResponseClass") {
+            Some("Success") => ResponseClass::Success,
+            Some("Warning") => ResponseClass::Warning,
+            Some("Error") => ResponseClass::Error,
+            Some(other) => {
+                return Err(format!(
+                    "<{}> has the unknown ResponseClass '{}'",
+                    element.name,
+                    other.chars().take(40).collect::<String>()
+                ));
+            }
+            None => return Err(format!("<{}> has no ResponseClass", element.name)),
+        };
+        let code = match element.child(&Ns::Messages, "ResponseCode") {
+            Some(code) => code.trimmed_text().to_owned(),
+            None if class == ResponseClass::Success => "NoError".to_owned(),
+            None => return Err(format!("<{}> has no ResponseCode", element.name)),
+        };
+        Ok(Self {
+            class,
+            code,
+            text: element
+                .child(&Ns::Messages, "MessageText")
+                .map(|t| t.trimmed_text().to_owned())
+                .unwrap_or_default(),
+            message_xml: MessageXml::from_element(
+                element.child_in(&[Ns::Messages, Ns::Types], "MessageXml"),
+            ),
+            element: element.clone(),
+        })
+    }
+
+    /// True for `Success` with `NoError`.
+    pub fn is_success(&self) -> bool {
+        self.class == ResponseClass::Success && self.code == "NoError"
+    }
+}
+
+/// A SOAP 1.1 fault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SoapFault {
+    /// The local part of `faultcode` (`ErrorServerBusy` of `a:ErrorServerBusy`).
+    pub fault_code: String,
+    /// `faultstring`.
+    pub fault_string: String,
+    /// `detail/e:ResponseCode`.
+    pub response_code: Option<String>,
+    /// `detail/e:Message`.
+    pub message: Option<String>,
+    /// `detail/t:MessageXml`.
+    pub message_xml: MessageXml,
+}
+
+impl SoapFault {
+    fn from_element(fault: &Element) -> Self {
+        // The fault's own children are unqualified; match them by local name.
+        let named = |parent: &Element, name: &str| {
+            parent
+                .children
+                .iter()
+                .find(|c| c.name == name)
+                .map(|c| c.trimmed_text().to_owned())
+        };
+        let detail = fault.children.iter().find(|c| c.name == "detail");
+        let fault_code = named(fault, "faultcode").unwrap_or_default();
+        let fault_code = match fault_code.rsplit_once(':') {
+            Some((_, local)) => local.to_owned(),
+            None => fault_code,
+        };
+        Self {
+            fault_code,
+            fault_string: named(fault, "faultstring").unwrap_or_default(),
+            response_code: detail
+                .and_then(|d| named(d, "ResponseCode"))
+                .filter(|c| !c.is_empty()),
+            message: detail.and_then(|d| named(d, "Message")),
+            message_xml: MessageXml::from_element(
+                detail.and_then(|d| d.children.iter().find(|c| c.name == "MessageXml")),
+            ),
+        }
+    }
+
+    /// The EWS code: `detail/ResponseCode`, else the local part of `faultcode`.
+    pub fn code(&self) -> &str {
+        self.response_code.as_deref().unwrap_or(&self.fault_code)
+    }
+
+    /// The text: `faultstring`, else `detail/Message`.
+    pub fn text(&self) -> &str {
+        if self.fault_string.is_empty() {
+            self.message.as_deref().unwrap_or_default()
+        } else {
+            &self.fault_string
+        }
+    }
+}
+
+/// What the SOAP body held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Content {
+    /// The operation response element (`m:<Op>Response`).
+    Response(Element),
+    /// A SOAP fault.
+    Fault(SoapFault),
+}
+
+/// A parsed SOAP answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    /// `ServerVersionInfo` as `15.20.8769.35 (V2018_01_08)`, for logs.
+    pub server_version: Option<String>,
+    /// The body.
+    pub content: Content,
+}
+
+/// Why an answer could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadError {
+    /// Not well-formed, or over a limit.
+    Xml(XmlError),
+    /// Well-formed, but not the expected SOAP/EWS structure.
+    Structure(String),
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Xml(e) => write!(f, "{e}"),
+            Self::Structure(s) => f.write_str(s),
+        }
+    }
+}
+
+/// Parses a SOAP answer.
+pub fn read_envelope(bytes: &[u8]) -> Result<Envelope, ReadError> {
+    let root = xml::parse(bytes).map_err(ReadError::Xml)?;
+    if !root.is(&Ns::Soap, "Envelope") {
+        return Err(ReadError::Structure(format!(
+            "the root element is <{}>, not a SOAP Envelope",
+            root.name
+        )));
+    }
+    let server_version = root
+        .child(&Ns::Soap, "Header")
+        .and_then(|h| h.child(&Ns::Types, "ServerVersionInfo"))
+        .map(describe_version);
+    let body = root
+        .child(&Ns::Soap, "Body")
+        .ok_or_else(|| ReadError::Structure("the SOAP Envelope has no Body".into()))?;
+    let first = body
+        .children
+        .first()
+        .ok_or_else(|| ReadError::Structure("the SOAP Body is empty".into()))?;
+    let content = if first.is(&Ns::Soap, "Fault") {
+        Content::Fault(SoapFault::from_element(first))
+    } else {
+        Content::Response(first.clone())
+    };
+    Ok(Envelope {
+        server_version,
+        content,
+    })
+}
+
+fn describe_version(info: &Element) -> String {
+    let part = |name| info.attr(name).unwrap_or("?");
+    let mut text = format!(
+        "{}.{}.{}.{}",
+        part("MajorVersion"),
+        part("MinorVersion"),
+        part("MajorBuildNumber"),
+        part("MinorBuildNumber")
+    );
+    if let Some(version) = info.attr("Version") {
+        text.push_str(&format!(" ({version})"));
+    }
+    text
+}
+
+/// The response messages of `response`, which must be `m:<operation>Response`.
+pub fn response_messages(
+    response: &Element,
+    operation: &str,
+) -> Result<Vec<ResponseMessage>, ReadError> {
+    let expected = format!("{operation}Response");
+    if !response.is(&Ns::Messages, &expected) {
+        return Err(ReadError::Structure(format!(
+            "the SOAP Body holds <{}>, not <{expected}>",
+            response.name
+        )));
+    }
+    let messages = response
+        .child(&Ns::Messages, "ResponseMessages")
+        .ok_or_else(|| ReadError::Structure(format!("<{expected}> has no ResponseMessages")))?;
+    messages
+        .children
+        .iter()
+        .filter(|c| c.ns == Ns::Messages)
+        .map(|c| ResponseMessage::from_element(c).map_err(ReadError::Structure))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    macro_rules! fixture {
+        ($name:literal) => {
+            include_bytes!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/ews/",
+                $name
+            ))
+        };
+    }
+
+    fn fault(bytes: &[u8]) -> SoapFault {
+        match read_envelope(bytes).unwrap().content {
+            Content::Fault(f) => f,
+            other => panic!("expected a fault, got {other:?}"),
+        }
+    }
+
+    fn messages(bytes: &[u8], operation: &str) -> Vec<ResponseMessage> {
+        match read_envelope(bytes).unwrap().content {
+            Content::Response(r) => response_messages(&r, operation).unwrap(),
+            other => panic!("expected a response, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn server_busy_fault_with_back_off() {
+        let f = fault(fixture!("serverbusy-soapfault.xml"));
+        assert_eq!(f.fault_code, "ErrorServerBusy");
+        assert_eq!(f.response_code.as_deref(), Some("ErrorServerBusy"));
+        assert_eq!(f.code(), "ErrorServerBusy");
+        assert_eq!(
+            f.text(),
+            "The server cannot service this request right now. Try again later."
+        );
+        assert_eq!(f.message_xml.back_off_ms(), Some(297_749));
+    }
+
+    #[test]
+    fn exceeded_connection_count_fault() {
+        let f = fault(fixture!("exceededconnectioncount-soapfault.xml"));
+        assert_eq!(f.code(), "ErrorExceededConnectionCount");
+        assert_eq!(f.message_xml.value("Policy"), Some("MaxConcurrency"));
+        assert_eq!(f.message_xml.value("MaxConcurrencyLimit"), Some("27"));
+        assert_eq!(f.message_xml.back_off_ms(), None);
+        assert!(
+            f.text()
+                .starts_with("You have exceeded the available concurrent connections")
+        );
+    }
+
+    #[test]
+    fn schema_validation_fault_keeps_its_tagged_details() {
+        let f = fault(fixture!("schemavalidation-soapfault.xml"));
+        assert_eq!(f.code(), "ErrorSchemaValidation");
+        assert_eq!(
+            f.message.as_deref(),
+            Some("The request failed schema validation.")
+        );
+        assert_eq!(f.message_xml.other("LineNumber"), Some("2"));
+        assert_eq!(f.message_xml.other("LinePosition"), Some("630"));
+        assert!(
+            f.message_xml
+                .other("Violation")
+                .unwrap()
+                .starts_with("The 'Id' attribute is invalid")
+        );
+    }
+
+    #[test]
+    fn fault_code_falls_back_to_the_faultcode_local_part() {
+        let f = fault(
+            br#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><s:Fault><faultcode xmlns:a="http://schemas.microsoft.com/exchange/services/2006/types">a:ErrorImpersonateUserDenied</faultcode><faultstring xml:lang="en-US">The account does not have permission to impersonate the requested user.</faultstring></s:Fault></s:Body></s:Envelope>"#,
+        );
+        assert_eq!(f.code(), "ErrorImpersonateUserDenied");
+        assert_eq!(f.response_code, None);
+        assert_eq!(
+            f.text(),
+            "The account does not have permission to impersonate the requested user."
+        );
+    }
+
+    #[test]
+    fn real_exchange_online_server_busy_in_a_response_message() {
+        let envelope =
+            read_envelope(fixture!("syncfolderitems-error-serverbusy-o365.xml")).unwrap();
+        assert_eq!(
+            envelope.server_version.as_deref(),
+            Some("15.20.8769.35 (V2018_01_08)")
+        );
+        let Content::Response(response) = envelope.content else {
+            panic!()
+        };
+        let m = &response_messages(&response, "SyncFolderItems").unwrap()[0];
+        assert_eq!(m.class, ResponseClass::Error);
+        assert_eq!(m.code, "ErrorServerBusy");
+        assert_eq!(m.message_xml.back_off_ms(), Some(5000));
+        assert!(m.text.contains("'ConcurrentSyncCalls', policy value '5'"));
+        let sync_state = m.element.child(&Ns::Messages, "SyncState").unwrap();
+        assert_eq!(sync_state.text, "", "the empty SyncState of the error");
+    }
+
+    #[test]
+    fn inner_error_of_internal_server_error() {
+        let m = &messages(
+            fixture!("deleteitem-error-internalservererror-innerquota.xml"),
+            "DeleteItem",
+        )[0];
+        assert_eq!(m.code, "ErrorInternalServerError");
+        assert_eq!(
+            m.message_xml.value("InnerErrorResponseCode"),
+            Some("ErrorQuotaExceededOnDelete")
+        );
+        assert_eq!(
+            m.message_xml.value("InnerErrorMessageText"),
+            Some("Cannot delete message because the folder is out of quota.")
+        );
+    }
+
+    #[test]
+    fn response_messages_in_default_and_prefixed_namespaces() {
+        let m = &messages(
+            fixture!("finditem-error-invalididmalformed.xml"),
+            "FindItem",
+        )[0];
+        assert_eq!(
+            (m.class, m.code.as_str(), m.text.as_str()),
+            (
+                ResponseClass::Error,
+                "ErrorInvalidIdMalformed",
+                "Id is malformed."
+            )
+        );
+        let m = &messages(fixture!("deleteitem-error-itemnotfound.xml"), "DeleteItem")[0];
+        assert_eq!(m.code, "ErrorItemNotFound");
+        let m = &messages(
+            fixture!("findfolder-error-toomanyobjectsopened.xml"),
+            "FindFolder",
+        )[0];
+        assert_eq!(
+            (m.code.as_str(), m.text.as_str()),
+            (
+                "ErrorTooManyObjectsOpened",
+                "Too many concurrent connections opened."
+            )
+        );
+        let m = &messages(
+            fixture!("syncfolderitems-error-invalidsyncstatedata.xml"),
+            "SyncFolderItems",
+        )[0];
+        assert_eq!(m.code, "ErrorInvalidSyncStateData");
+    }
+
+    #[test]
+    fn batches_in_the_wrong_documentation_namespace() {
+        let all = messages(
+            fixture!("deleteitem-batch-response-itemnotfound.xml"),
+            "DeleteItem",
+        );
+        assert_eq!(all.len(), 3);
+        assert!(
+            all.iter()
+                .all(|m| m.class == ResponseClass::Error && m.code == "ErrorItemNotFound")
+        );
+        let all = messages(fixture!("getitem-batch-response.xml"), "GetItem");
+        assert_eq!(all.len(), 3);
+        assert!(all.iter().all(|m| m.is_success()));
+        let all = messages(fixture!("updateitem-batch-response.xml"), "UpdateItem");
+        assert!(!all.is_empty() && all.iter().all(|m| m.is_success()));
+        for (file, op) in [
+            (
+                &fixture!("createitem-impersonation-response.xml")[..],
+                "CreateItem",
+            ),
+            (
+                &fixture!("syncfolderitems-response-changes.xml")[..],
+                "SyncFolderItems",
+            ),
+            (
+                &fixture!("finditem-calendarview-response-truncated.xml")[..],
+                "FindItem",
+            ),
+        ] {
+            let all = messages(file, op);
+            assert!(all.iter().all(|m| m.is_success()), "{op}");
+        }
+    }
+
+    #[test]
+    fn structural_problems_are_named() {
+        let err = read_envelope(b"<html><body>Sign in</body></html>").unwrap_err();
+        assert!(
+            err.to_string().contains("<html>, not a SOAP Envelope"),
+            "{err}"
+        );
+        let err =
+            read_envelope(br#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"/>"#)
+                .unwrap_err();
+        assert!(err.to_string().contains("no Body"), "{err}");
+        let err = read_envelope(br#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body/></s:Envelope>"#).unwrap_err();
+        assert!(err.to_string().contains("Body is empty"), "{err}");
+        let Content::Response(r) = read_envelope(fixture!("deleteitem-error-itemnotfound.xml"))
+            .unwrap()
+            .content
+        else {
+            panic!()
+        };
+        let err = response_messages(&r, "GetFolder").unwrap_err();
+        assert!(err.to_string().contains("not <GetFolderResponse>"), "{err}");
+        let no_class = br#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><m:GetFolderResponse xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages"><m:ResponseMessages><m:GetFolderResponseMessage/></m:ResponseMessages></m:GetFolderResponse></s:Body></s:Envelope>"#;
+        let Content::Response(r) = read_envelope(no_class).unwrap().content else {
+            panic!()
+        };
+        assert!(
+            response_messages(&r, "GetFolder")
+                .unwrap_err()
+                .to_string()
+                .contains("no ResponseClass")
+        );
+    }
+
+    #[test]
+    fn truncated_fixture_is_an_error_not_a_panic() {
+        let full = fixture!("serverbusy-soapfault.xml");
+        for cut in [10, full.len() / 3, full.len() / 2, full.len() - 20] {
+            assert!(read_envelope(&full[..cut]).is_err(), "cut at {cut}");
+        }
+    }
+}
