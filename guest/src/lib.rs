@@ -1,22 +1,42 @@
-wit_bindgen::generate!({
-    world: "plugin",
-    path: "../wit",
-    with: {
-        "wasi:http/outgoing-handler@0.2.12": wasip2::http::outgoing_handler,
-        "wasi:http/types@0.2.12": wasip2::http::types,
-        "wasi:io/poll@0.2.12": wasip2::io::poll,
-        "wasi:io/error@0.2.12": wasip2::io::error,
-        "wasi:io/streams@0.2.12": wasip2::io::streams,
-        "wasi:clocks/monotonic-clock@0.2.12": wasip2::clocks::monotonic_clock,
-        "wasi:config/store@0.2.0-rc.1": generate,
-    },
-});
-use exports::rooms::exchange_sync::sync::{Guest, CheckResult, SyncError};
-struct C;
-impl Guest for C {
-    fn check_person(email: String) -> Result<Vec<CheckResult>, SyncError> {
-        let _ = wasi::config::store::get("x");
-        Err(SyncError::UnknownPerson(email))
-    }
-}
-export!(C);
+//! The ROOMS Exchange Online sync component.
+//!
+//! A WASI Preview 2 component (`wasm32-wasip2`) that holds the OAuth and EWS
+//! logic of the ROOMS calendar sync. A host supplies the imports of the WIT
+//! world `rooms:exchange-sync/plugin` (HTTP, settings, secrets and signing, a
+//! token cache, the ROOMS data, logging) and calls the `sync` export. All
+//! logic is plain Rust behind the [`platform::Platform`] trait, so it builds
+//! and is unit-tested natively; only `component` and `wasi_platform` touch the
+//! generated bindings and exist only on `wasm32`.
+//!
+//! # Layout
+//!
+//! - `component`: (wasm32) the bindings, `export!`, the `sync` export, and the
+//!   one mapping of [`error::Error`] to the WIT `sync-error`.
+//! - `wasi_platform`: (wasm32) [`platform::Platform`] over the WIT imports and
+//!   raw `wasi:http`.
+//! - [`platform`]: the host trait and the plain types that cross it.
+//! - [`config`]: the `RoomsAppSettings` keys, read and validated.
+//! - [`error`]: one error case per actionable cause, each with message and fix.
+//! - [`url`]: the strict URL parser for the authority and the EWS endpoint.
+//! - [`auth`]: Entra ID sign-in (client secret, certificate, password) and
+//!   token reuse; [`auth::entra`] turns AADSTS codes into advice.
+//! - [`ews`]: the EWS client and answer classification; [`ews::xml`],
+//!   [`ews::soap`], [`ews::response`] and one file per operation
+//!   ([`ews::get_folder`]).
+//! - [`diagnostics`]: the sync test of a person (`sign-in`, `calendar-access`).
+
+pub mod auth;
+pub mod config;
+pub mod diagnostics;
+pub mod error;
+pub mod ews;
+pub mod platform;
+pub mod url;
+
+#[cfg(target_arch = "wasm32")]
+mod component;
+#[cfg(target_arch = "wasm32")]
+mod wasi_platform;
+
+#[cfg(test)]
+mod testing;

@@ -1,0 +1,114 @@
+//! The component edge (wasm32 only): the generated WIT bindings, the `sync`
+//! export, and the one place where internal values become WIT values
+//! ([`sync_error`], [`check_result`]).
+//!
+//! The `with:` map reuses the raw `wasip2` bindings for `wasi:http`,
+//! `wasi:io` and `wasi:clocks`, so `wasi_platform` can drive HTTP with the
+//! same types; `wasi:config` has no crate and is generated here.
+
+use crate::diagnostics::{self, Check};
+use crate::error::Error;
+use crate::platform::{CertificateError, TransportKind};
+use crate::wasi_platform::WasiPlatform;
+
+/// The generated bindings of the `plugin` world.
+#[allow(missing_docs, clippy::all)]
+pub(crate) mod bindings {
+    wit_bindgen::generate!({
+        world: "plugin",
+        path: "../wit",
+        with: {
+            "wasi:http/outgoing-handler@0.2.12": wasip2::http::outgoing_handler,
+            "wasi:http/types@0.2.12": wasip2::http::types,
+            "wasi:io/poll@0.2.12": wasip2::io::poll,
+            "wasi:io/error@0.2.12": wasip2::io::error,
+            "wasi:io/streams@0.2.12": wasip2::io::streams,
+            "wasi:clocks/monotonic-clock@0.2.12": wasip2::clocks::monotonic_clock,
+            "wasi:config/store@0.2.0-rc.1": generate,
+        },
+    });
+}
+
+use bindings::exports::rooms::exchange_sync::sync::Guest;
+use bindings::rooms::exchange_sync::types as wit;
+
+/// The exported component.
+struct Component;
+
+impl Guest for Component {
+    fn check_person(email: String) -> Result<Vec<wit::CheckResult>, wit::SyncError> {
+        let checks = diagnostics::check_person(&mut WasiPlatform, &email);
+        checks
+            .map(|c| c.into_iter().map(check_result).collect())
+            .map_err(|e| sync_error(&e))
+    }
+}
+
+bindings::export!(Component with_types_in bindings);
+
+/// A check as the WIT `check-result`.
+fn check_result(check: Check) -> wit::CheckResult {
+    wit::CheckResult {
+        name: check.name.to_owned(),
+        ok: check.ok,
+        message: check.message,
+        fix: check.fix,
+        cause: check.cause.as_ref().map(sync_error),
+    }
+}
+
+/// The WIT `sync-error` for an internal error: the only such mapping.
+fn sync_error(error: &Error) -> wit::SyncError {
+    match error {
+        Error::Configuration(p) => wit::SyncError::Configuration(wit::ConfigProblem {
+            key: p.key.clone(),
+            problem: p.problem.clone(),
+        }),
+        Error::UnknownPerson(email) => wit::SyncError::UnknownPerson(email.clone()),
+        Error::Certificate(e) => wit::SyncError::Certificate(match e {
+            CertificateError::NotFound(t) => wit::CertificateError::NotFound(t.clone()),
+            CertificateError::KeyNotReadable(r) => wit::CertificateError::KeyNotReadable(r.clone()),
+            CertificateError::Expired(d) => wit::CertificateError::Expired(d.clone()),
+        }),
+        Error::SignIn(f) => wit::SyncError::SignIn(wit::AuthFailure {
+            error: f.error.clone(),
+            aadsts: f.aadsts.clone(),
+            message: f.message.clone(),
+        }),
+        Error::AccessDenied { failure, .. } => wit::SyncError::AccessDenied(ews_failure(failure)),
+        Error::MailboxNotFound(failure) => wit::SyncError::MailboxNotFound(ews_failure(failure)),
+        Error::EwsBlocked { mailbox, url, .. } => wit::SyncError::EwsBlocked(wit::EwsBlocked {
+            mailbox: mailbox.clone(),
+            url: url.clone(),
+        }),
+        Error::Throttled {
+            response_code,
+            retry_after_ms,
+        } => wit::SyncError::Throttled(wit::Throttled {
+            response_code: response_code.clone(),
+            retry_after_ms: *retry_after_ms,
+        }),
+        Error::Protocol { message, .. } => wit::SyncError::Protocol(message.clone()),
+        Error::Transport(t) => wit::SyncError::Transport(wit::TransportFailure {
+            kind: match t.kind {
+                TransportKind::Denied => wit::TransportKind::Denied,
+                TransportKind::Dns => wit::TransportKind::Dns,
+                TransportKind::Connection => wit::TransportKind::Connection,
+                TransportKind::Timeout => wit::TransportKind::Timeout,
+                TransportKind::Tls => wit::TransportKind::Tls,
+                TransportKind::ResponseTooLarge => wit::TransportKind::ResponseTooLarge,
+                TransportKind::Redirect => wit::TransportKind::Redirect,
+                TransportKind::Other => wit::TransportKind::Other,
+            },
+            detail: t.detail.clone(),
+        }),
+    }
+}
+
+fn ews_failure(f: &crate::error::EwsFailure) -> wit::EwsFailure {
+    wit::EwsFailure {
+        response_code: f.response_code.clone(),
+        message: f.message.clone(),
+        mailbox: f.mailbox.clone(),
+    }
+}

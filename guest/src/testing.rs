@@ -1,0 +1,142 @@
+//! An in-memory [`Platform`] for unit tests.
+//!
+//! It holds settings, secrets, persons, the token cache and a fixed clock,
+//! records every request, signature and log line, and has no network: every
+//! HTTP request is recorded and then fails as a transport error. Flows that
+//! need answers from Entra ID or Exchange are tested end to end against the
+//! emulator, not here.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use crate::auth::token::Secret;
+use crate::platform::{
+    CachedToken, CertificateError, ConfigReadError, HttpRequest, HttpResponse, Level, Person,
+    Platform, SecretError, Signature, TransportError, TransportKind,
+};
+
+/// See the module documentation.
+#[derive(Debug)]
+pub struct TestPlatform {
+    /// Non-secret settings.
+    pub config: HashMap<String, String>,
+    /// When set, every settings read fails with it.
+    pub config_error: Option<ConfigReadError>,
+    /// Secrets by name.
+    pub secrets: HashMap<String, String>,
+    /// Secrets that exist but cannot be read, with the reason.
+    pub unreadable_secrets: HashMap<String, String>,
+    /// What `sign_rs256` answers.
+    pub signature: Result<Signature, CertificateError>,
+    /// Every `sign_rs256` call: (thumbprint, data).
+    pub signed: RefCell<Vec<(String, Vec<u8>)>>,
+    /// The token cache.
+    pub cache: HashMap<String, CachedToken>,
+    /// Known persons.
+    pub persons: Vec<Person>,
+    /// The clock.
+    pub now: u64,
+    /// Every HTTP request sent.
+    pub requests: Vec<HttpRequest>,
+    /// Every log line.
+    pub logs: RefCell<Vec<(Level, String)>>,
+    random_counter: u8,
+}
+
+impl TestPlatform {
+    /// An empty platform at time 1 767 225 600 (2026-01-01).
+    pub fn new() -> Self {
+        Self {
+            config: HashMap::new(),
+            config_error: None,
+            secrets: HashMap::new(),
+            unreadable_secrets: HashMap::new(),
+            signature: Err(CertificateError::NotFound(
+                "(no certificate in tests)".into(),
+            )),
+            signed: RefCell::new(Vec::new()),
+            cache: HashMap::new(),
+            persons: Vec::new(),
+            now: 1_767_225_600,
+            requests: Vec::new(),
+            logs: RefCell::new(Vec::new()),
+            random_counter: 0,
+        }
+    }
+
+    /// The logged messages.
+    pub fn logged(&self) -> Vec<String> {
+        self.logs.borrow().iter().map(|(_, m)| m.clone()).collect()
+    }
+}
+
+impl Platform for TestPlatform {
+    fn http(&mut self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+        let detail = format!("{}: unit tests have no network", request.url);
+        self.requests.push(request);
+        Err(TransportError {
+            kind: TransportKind::Connection,
+            detail,
+        })
+    }
+
+    fn config(&self, key: &str) -> Result<Option<String>, ConfigReadError> {
+        match &self.config_error {
+            Some(error) => Err(error.clone()),
+            None => Ok(self.config.get(key).cloned()),
+        }
+    }
+
+    fn reveal(&self, name: &str) -> Result<Secret, SecretError> {
+        if let Some(reason) = self.unreadable_secrets.get(name) {
+            return Err(SecretError::Unreadable(reason.clone()));
+        }
+        self.secrets
+            .get(name)
+            .map(|s| Secret::new(s.clone()))
+            .ok_or(SecretError::NotFound)
+    }
+
+    fn sign_rs256(&self, thumbprint: &str, data: &[u8]) -> Result<Signature, CertificateError> {
+        self.signed
+            .borrow_mut()
+            .push((thumbprint.to_owned(), data.to_vec()));
+        self.signature.clone()
+    }
+
+    fn cache_get(&self, key: &str) -> Option<CachedToken> {
+        self.cache.get(key).cloned()
+    }
+
+    fn cache_put(&mut self, key: &str, token: &CachedToken) {
+        self.cache.insert(key.to_owned(), token.clone());
+    }
+
+    fn cache_remove(&mut self, key: &str) {
+        self.cache.remove(key);
+    }
+
+    fn log(&self, level: Level, message: &str) {
+        self.logs.borrow_mut().push((level, message.to_owned()));
+    }
+
+    fn person(&self, email: &str) -> Option<Person> {
+        self.persons
+            .iter()
+            .find(|p| p.email.eq_ignore_ascii_case(email))
+            .cloned()
+    }
+
+    fn now_unix(&self) -> u64 {
+        self.now
+    }
+
+    fn random_bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                self.random_counter = self.random_counter.wrapping_add(1);
+                self.random_counter
+            })
+            .collect()
+    }
+}

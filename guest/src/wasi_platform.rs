@@ -1,0 +1,382 @@
+//! [`Platform`] over the component's imports (wasm32 only).
+//!
+//! Settings come from `wasi:config/store`, secrets and signatures from
+//! `secrets`, tokens from `token-cache`, persons from `rooms`, log lines go to
+//! `log`; the clock is `wasi:clocks/wall-clock` and randomness
+//! `wasi:random/random`. HTTP uses raw `wasi:http` (no async runtime): the
+//! request is handed to the host first, then the body is streamed, then the
+//! response is awaited and read up to [`MAX_RESPONSE_BYTES`]. Every
+//! `wasi:http` error code maps to a [`TransportKind`]; a body-write failure
+//! never hides the response future's own error (a policy denial shows as
+//! `denied`, not as a broken pipe).
+
+use wasip2::http::outgoing_handler;
+use wasip2::http::types::{
+    ErrorCode, Fields, FutureIncomingResponse, IncomingBody, IncomingResponse,
+    Method as WasiMethod, OutgoingBody, OutgoingRequest, Scheme,
+};
+use wasip2::io::streams::StreamError;
+
+use crate::auth::token::{AccessToken, RefreshToken, Secret};
+use crate::component::bindings::rooms::exchange_sync::{log, rooms, secrets, token_cache, types};
+use crate::component::bindings::wasi::config::store;
+use crate::platform::{
+    CachedToken, CertificateError, ConfigReadError, ConflictBehaviour, HttpRequest, HttpResponse,
+    Level, Method, Person, Platform, SecretError, Signature, SyncMode, TransportError,
+    TransportKind,
+};
+use crate::url::HttpUrl;
+
+/// The largest response body the component reads (the host may cap lower).
+pub const MAX_RESPONSE_BYTES: usize = 16 << 20;
+
+/// The host, through the WIT imports.
+pub struct WasiPlatform;
+
+impl Platform for WasiPlatform {
+    fn http(&mut self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+        send(&request)
+    }
+
+    fn config(&self, key: &str) -> Result<Option<String>, ConfigReadError> {
+        store::get(key).map_err(|e| {
+            ConfigReadError(match e {
+                store::Error::Upstream(reason) | store::Error::Io(reason) => reason,
+            })
+        })
+    }
+
+    fn reveal(&self, name: &str) -> Result<Secret, SecretError> {
+        secrets::reveal(name).map(Secret::new).map_err(|e| match e {
+            secrets::SecretError::NotFound => SecretError::NotFound,
+            secrets::SecretError::Unreadable(reason) => SecretError::Unreadable(reason),
+        })
+    }
+
+    fn sign_rs256(&self, thumbprint: &str, data: &[u8]) -> Result<Signature, CertificateError> {
+        secrets::sign_rs256(thumbprint, data)
+            .map(|s| Signature {
+                signature: s.signature,
+                certificate_der: s.certificate_der,
+            })
+            .map_err(|e| match e {
+                types::CertificateError::NotFound(t) => CertificateError::NotFound(t),
+                types::CertificateError::KeyNotReadable(r) => CertificateError::KeyNotReadable(r),
+                types::CertificateError::Expired(d) => CertificateError::Expired(d),
+            })
+    }
+
+    fn cache_get(&self, key: &str) -> Option<CachedToken> {
+        token_cache::get(key).map(|t| CachedToken {
+            access_token: AccessToken::new(t.access_token),
+            expires_at: t.expires_at,
+            refresh_token: t.refresh_token.map(RefreshToken::new),
+        })
+    }
+
+    fn cache_put(&mut self, key: &str, token: &CachedToken) {
+        token_cache::put(
+            key,
+            &token_cache::CachedToken {
+                access_token: token.access_token.expose().to_owned(),
+                expires_at: token.expires_at,
+                refresh_token: token.refresh_token.as_ref().map(|r| r.expose().to_owned()),
+            },
+        );
+    }
+
+    fn cache_remove(&mut self, key: &str) {
+        token_cache::remove(key);
+    }
+
+    fn log(&self, level: Level, message: &str) {
+        let level = match level {
+            Level::Trace => log::Level::Trace,
+            Level::Debug => log::Level::Debug,
+            Level::Info => log::Level::Info,
+            Level::Warn => log::Level::Warn,
+            Level::Error => log::Level::Error,
+        };
+        log::log(level, message);
+    }
+
+    fn person(&self, email: &str) -> Option<Person> {
+        rooms::get_person(email).map(|p| Person {
+            email: p.email,
+            sync_mode: match p.sync_mode {
+                types::SyncMode::O365 => SyncMode::O365,
+                types::SyncMode::O365Pull => SyncMode::O365Pull,
+            },
+            sync_url: p.sync_url,
+            conflict_behaviour: match p.conflict_behaviour {
+                types::ConflictBehaviour::Rollback => ConflictBehaviour::Rollback,
+                types::ConflictBehaviour::Cancel => ConflictBehaviour::Cancel,
+            },
+            sync_disabled: p.sync_disabled,
+        })
+    }
+
+    fn now_unix(&self) -> u64 {
+        wasip2::clocks::wall_clock::now().seconds
+    }
+
+    fn random_bytes(&mut self, n: usize) -> Vec<u8> {
+        wasip2::random::random::get_random_bytes(n as u64)
+    }
+}
+
+/// Sends `request` through `wasi:http/outgoing-handler` and reads the whole
+/// response.
+fn send(request: &HttpRequest) -> Result<HttpResponse, TransportError> {
+    let url = HttpUrl::parse(&request.url).map_err(|problem| TransportError {
+        kind: TransportKind::Other,
+        detail: format!("invalid request URL: {problem}"),
+    })?;
+    let shown = url.without_query();
+    let fail = |kind, what: &str| TransportError {
+        kind,
+        detail: format!("{shown}: {what}"),
+    };
+
+    let mut entries: Vec<(String, Vec<u8>)> = request
+        .headers
+        .iter()
+        .map(|(name, value)| (name.to_ascii_lowercase(), value.as_bytes().to_vec()))
+        .collect();
+    if request.method == Method::Post {
+        entries.push((
+            "content-length".into(),
+            request.body.len().to_string().into_bytes(),
+        ));
+    }
+    let headers = Fields::from_list(&entries).map_err(|e| {
+        fail(
+            TransportKind::Other,
+            &format!("a request header was refused ({e:?})"),
+        )
+    })?;
+    let outgoing = OutgoingRequest::new(headers);
+    let method = match request.method {
+        Method::Get => WasiMethod::Get,
+        Method::Post => WasiMethod::Post,
+    };
+    let scheme = if url.is_https() {
+        Scheme::Https
+    } else {
+        Scheme::Http
+    };
+    let refused = |what: &str| {
+        fail(
+            TransportKind::Other,
+            &format!("the host refused the {what}"),
+        )
+    };
+    outgoing
+        .set_method(&method)
+        .map_err(|()| refused("method"))?;
+    outgoing
+        .set_scheme(Some(&scheme))
+        .map_err(|()| refused("scheme"))?;
+    outgoing
+        .set_authority(Some(&url.authority()))
+        .map_err(|()| refused("authority"))?;
+    outgoing
+        .set_path_with_query(Some(url.path_and_query()))
+        .map_err(|()| refused("path"))?;
+    let body = outgoing.body().map_err(|()| refused("request body"))?;
+
+    let future =
+        outgoing_handler::handle(outgoing, None).map_err(|code| from_code(&shown, &code))?;
+    // A write error usually means the request was refused or the connection
+    // failed: the response future says which, so it is only reported when the
+    // future has nothing better.
+    let written = write_body(body, &request.body);
+    let response = match wait(&future) {
+        Ok(response) => response,
+        Err(error) => return Err(from_code(&shown, &error)),
+    };
+    if let Err(what) = written {
+        return Err(fail(TransportKind::Connection, &what));
+    }
+    read_response(&shown, response)
+}
+
+fn write_body(body: OutgoingBody, data: &[u8]) -> Result<(), String> {
+    {
+        let stream = body
+            .write()
+            .map_err(|()| "the request body stream is unavailable".to_owned())?;
+        let broken = |e: StreamError| {
+            format!(
+                "writing the request body failed ({})",
+                describe_stream_error(&e)
+            )
+        };
+        let mut rest = data;
+        while !rest.is_empty() {
+            let permit = stream.check_write().map_err(broken)?;
+            if permit == 0 {
+                stream.subscribe().block();
+                continue;
+            }
+            let n = rest
+                .len()
+                .min(usize::try_from(permit).unwrap_or(usize::MAX));
+            stream.write(&rest[..n]).map_err(broken)?;
+            rest = &rest[n..];
+        }
+        stream.flush().map_err(broken)?;
+        stream.subscribe().block();
+        stream.check_write().map_err(broken)?;
+    }
+    OutgoingBody::finish(body, None)
+        .map_err(|code| format!("finishing the request body failed ({code:?})"))
+}
+
+fn wait(future: &FutureIncomingResponse) -> Result<IncomingResponse, ErrorCode> {
+    loop {
+        match future.get() {
+            Some(Ok(result)) => return result,
+            Some(Err(())) => {
+                return Err(ErrorCode::InternalError(Some(
+                    "the response was already taken".into(),
+                )));
+            }
+            None => future.subscribe().block(),
+        }
+    }
+}
+
+fn read_response(shown: &str, response: IncomingResponse) -> Result<HttpResponse, TransportError> {
+    let status = response.status();
+    let headers = {
+        let fields = response.headers();
+        fields
+            .entries()
+            .into_iter()
+            .map(|(name, value)| (name, String::from_utf8_lossy(&value).into_owned()))
+            .collect()
+    };
+    let other = |what: &str| TransportError {
+        kind: TransportKind::Other,
+        detail: format!("{shown}: {what}"),
+    };
+    let body = response
+        .consume()
+        .map_err(|()| other("the response body is unavailable"))?;
+    let mut data = Vec::new();
+    {
+        let stream = body
+            .stream()
+            .map_err(|()| other("the response body stream is unavailable"))?;
+        loop {
+            match stream.blocking_read(64 * 1024) {
+                Ok(chunk) => {
+                    if data.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                        return Err(TransportError {
+                            kind: TransportKind::ResponseTooLarge,
+                            detail: format!(
+                                "{shown}: the response body exceeds {MAX_RESPONSE_BYTES} bytes"
+                            ),
+                        });
+                    }
+                    data.extend_from_slice(&chunk);
+                }
+                Err(StreamError::Closed) => break,
+                Err(StreamError::LastOperationFailed(e)) => {
+                    return Err(match wasip2::http::types::http_error_code(&e) {
+                        Some(code) => from_code(shown, &code),
+                        None => other(&format!(
+                            "reading the response failed ({})",
+                            e.to_debug_string()
+                        )),
+                    });
+                }
+            }
+        }
+    }
+    let _trailers = IncomingBody::finish(body);
+    Ok(HttpResponse {
+        status,
+        headers,
+        body: data,
+    })
+}
+
+fn describe_stream_error(error: &StreamError) -> String {
+    match error {
+        StreamError::Closed => "closed".into(),
+        StreamError::LastOperationFailed(e) => e.to_debug_string(),
+    }
+}
+
+/// The transport error for a `wasi:http` error code.
+fn from_code(shown: &str, code: &ErrorCode) -> TransportError {
+    let (kind, what) = match code {
+        ErrorCode::HttpRequestDenied => (
+            TransportKind::Denied,
+            "refused by the host's HTTP policy".to_owned(),
+        ),
+        ErrorCode::DestinationIpProhibited => (
+            TransportKind::Denied,
+            "the destination address is prohibited by the host".to_owned(),
+        ),
+        ErrorCode::DnsTimeout => (TransportKind::Dns, "DNS lookup timed out".to_owned()),
+        ErrorCode::DnsError(p) => (
+            TransportKind::Dns,
+            format!(
+                "DNS lookup failed ({})",
+                p.rcode.as_deref().unwrap_or("no such host")
+            ),
+        ),
+        ErrorCode::DestinationNotFound => {
+            (TransportKind::Dns, "the host name was not found".to_owned())
+        }
+        ErrorCode::ConnectionRefused => {
+            (TransportKind::Connection, "connection refused".to_owned())
+        }
+        ErrorCode::ConnectionTerminated => {
+            (TransportKind::Connection, "connection reset".to_owned())
+        }
+        ErrorCode::DestinationUnavailable | ErrorCode::DestinationIpUnroutable => (
+            TransportKind::Connection,
+            "the destination is unreachable".to_owned(),
+        ),
+        ErrorCode::ConnectionLimitReached => (
+            TransportKind::Connection,
+            "the host's connection limit was reached".to_owned(),
+        ),
+        ErrorCode::ConnectionTimeout => (TransportKind::Timeout, "connect timed out".to_owned()),
+        ErrorCode::ConnectionReadTimeout | ErrorCode::HttpResponseTimeout => {
+            (TransportKind::Timeout, "no answer in time".to_owned())
+        }
+        ErrorCode::ConnectionWriteTimeout => {
+            (TransportKind::Timeout, "sending timed out".to_owned())
+        }
+        ErrorCode::TlsProtocolError => (TransportKind::Tls, "TLS protocol error".to_owned()),
+        ErrorCode::TlsCertificateError => (
+            TransportKind::Tls,
+            "the server certificate was not accepted".to_owned(),
+        ),
+        ErrorCode::TlsAlertReceived(p) => (
+            TransportKind::Tls,
+            format!(
+                "TLS alert {}",
+                p.alert_message.as_deref().unwrap_or("received")
+            ),
+        ),
+        ErrorCode::HttpResponseBodySize(_)
+        | ErrorCode::HttpResponseHeaderSize(_)
+        | ErrorCode::HttpResponseHeaderSectionSize(_)
+        | ErrorCode::HttpResponseTrailerSize(_)
+        | ErrorCode::HttpResponseTrailerSectionSize(_) => (
+            TransportKind::ResponseTooLarge,
+            "the response exceeds the host's size cap".to_owned(),
+        ),
+        other => (TransportKind::Other, format!("{other:?}")),
+    };
+    TransportError {
+        kind,
+        detail: format!("{shown}: {what}"),
+    }
+}
