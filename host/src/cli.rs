@@ -1,0 +1,391 @@
+//! The `rooms-sync` command line.
+//!
+//! ```text
+//! rooms-sync --tenant DIR person add EMAIL --mode O365|O365Pull [--sync-url URL] [--conflict Rollback|Cancel]
+//! rooms-sync --tenant DIR person list [--json]
+//! rooms-sync --tenant DIR person remove EMAIL
+//! rooms-sync --tenant DIR check [--person EMAIL] [--json]
+//! ```
+//!
+//! [`run`] is the whole program behind `main`, taking the arguments, the
+//! environment and the output streams, so tests drive it in-process and assert
+//! on what an operator would see. Exit codes: 0 all green, 1 a check is red,
+//! 2 bad arguments, settings or tenant directory.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::http_policy::HttpLimits;
+use crate::log::{Level, LogSink};
+use crate::rooms_db::{ConflictBehaviour, DEFAULT_SYNC_URL, Person, SyncMode};
+use crate::runtime::{RunLimits, Runtime, RuntimeOptions, default_cache_dir, locate_component};
+use crate::settings::EnvSource;
+use crate::tenant::{PersonReport, Tenant, open_database};
+
+/// Exit code: every check green.
+pub const EXIT_OK: i32 = 0;
+/// Exit code: at least one check red.
+pub const EXIT_RED: i32 = 1;
+/// Exit code: bad arguments, settings or tenant directory.
+pub const EXIT_USAGE: i32 = 2;
+
+/// Exchange Online calendar sync of ROOMS, as a sandboxed WebAssembly plugin.
+#[derive(Debug, Parser)]
+#[command(name = "rooms-sync", version, about, long_about = None)]
+struct Cli {
+    /// The tenant directory: RoomsAppSettings.config, rooms.db (created on
+    /// first use) and certs/.
+    #[arg(long, value_name = "DIR")]
+    tenant: PathBuf,
+
+    #[command(flatten)]
+    runtime: RuntimeArgs,
+
+    /// Log level on stderr: error, warn, info, debug or trace.
+    #[arg(long, value_name = "LEVEL", default_value = "warn", value_parser = parse_level)]
+    log_level: Level,
+
+    /// Colour the output: auto (when stdout is a terminal), always or never.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+struct RuntimeArgs {
+    /// The sync component (.wasm). Default: $ROOMS_SYNC_COMPONENT, beside
+    /// this program, or the workspace build output.
+    #[arg(long, value_name = "PATH")]
+    component: Option<PathBuf>,
+
+    /// Where precompiled components are cached. Default:
+    /// $ROOMS_SYNC_CACHE_DIR, $XDG_CACHE_HOME/rooms-sync or ~/.cache/rooms-sync.
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+
+    /// Compile the component on every start instead of using the cache.
+    #[arg(long)]
+    no_cache: bool,
+
+    /// Use the pooling instance allocator.
+    #[arg(long)]
+    pooling: bool,
+
+    /// Memory cap of each component instance, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    memory_limit_mib: u32,
+
+    /// Deadline of each call into the component, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 120, value_parser = clap::value_parser!(u32).range(1..=86400))]
+    call_timeout_secs: u32,
+
+    /// Connect timeout of outgoing HTTP requests, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=600))]
+    connect_timeout_secs: u32,
+
+    /// First-byte timeout of outgoing HTTP requests, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=600))]
+    response_timeout_secs: u32,
+
+    /// Largest accepted HTTP response body, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    max_response_mib: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Manage the persons and rooms whose calendars sync.
+    #[command(subcommand)]
+    Person(PersonCommand),
+    /// Run the sync test: sign-in and calendar access, per person.
+    Check {
+        /// Only this person (default: all).
+        #[arg(long, value_name = "EMAIL")]
+        person: Option<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PersonCommand {
+    /// Add a person or room.
+    Add {
+        /// The mailbox's primary SMTP address.
+        email: String,
+        /// O365 (push notifications) or O365Pull (pull subscriptions).
+        #[arg(long, value_parser = parse_mode)]
+        mode: SyncMode,
+        /// The EWS endpoint.
+        #[arg(long, value_name = "URL", default_value = DEFAULT_SYNC_URL)]
+        sync_url: String,
+        /// What to do on conflicts: Rollback or Cancel.
+        #[arg(long, value_parser = parse_conflict, default_value = "Rollback")]
+        conflict: ConflictBehaviour,
+    },
+    /// List the persons.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a person.
+    Remove {
+        /// The address as added.
+        email: String,
+    },
+}
+
+fn parse_level(s: &str) -> Result<Level, String> {
+    Level::parse(s)
+        .ok_or_else(|| format!("`{s}` is not a log level; use error, warn, info, debug or trace"))
+}
+
+fn parse_mode(s: &str) -> Result<SyncMode, String> {
+    SyncMode::parse(s)
+        .ok_or_else(|| format!("`{s}` is not a sync mode; use O365 (push) or O365Pull (pull)"))
+}
+
+fn parse_conflict(s: &str) -> Result<ConflictBehaviour, String> {
+    ConflictBehaviour::parse(s)
+        .ok_or_else(|| format!("`{s}` is not a conflict behaviour; use Rollback or Cancel"))
+}
+
+/// Where `run` writes: stdout, stderr, and whether stdout is a terminal.
+pub struct Output<'a> {
+    /// Standard output.
+    pub out: &'a mut dyn Write,
+    /// Standard error.
+    pub err: &'a mut dyn Write,
+    /// True when `out` is a terminal (enables colour in `--color auto`).
+    pub out_is_terminal: bool,
+}
+
+/// Runs `rooms-sync` with `args` (including the program name) and returns the
+/// exit code. `env` supplies environment overrides of settings and `env:`
+/// secrets; `log` receives log lines (already filtered by `--log-level` when
+/// built by `main`).
+pub async fn run(
+    args: Vec<OsString>,
+    env: Arc<dyn EnvSource + Send + Sync>,
+    log: Option<LogSink>,
+    output: Output<'_>,
+) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
+            let text = e.render().to_string();
+            let target: &mut dyn Write = if e.use_stderr() {
+                output.err
+            } else {
+                output.out
+            };
+            let _ = target.write_all(text.as_bytes());
+            return code;
+        }
+    };
+    let log = log.unwrap_or_else(|| LogSink::stderr(cli.log_level));
+    let color = match cli.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => output.out_is_terminal && env.var("NO_COLOR").is_none(),
+    };
+    let result = match &cli.command {
+        Command::Person(cmd) => person(&cli, cmd, output.out),
+        Command::Check { person, json } => {
+            check(&cli, person.as_deref(), *json, color, env, log, output.out).await
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            let _ = writeln!(output.err, "error: {e:#}");
+            EXIT_USAGE
+        }
+    }
+}
+
+fn person(cli: &Cli, cmd: &PersonCommand, out: &mut dyn Write) -> anyhow::Result<i32> {
+    let db = open_database(&cli.tenant)?;
+    match cmd {
+        PersonCommand::Add {
+            email,
+            mode,
+            sync_url,
+            conflict,
+        } => {
+            let mut person = Person::new(email, *mode)?.with_sync_url(sync_url)?;
+            person.conflict = *conflict;
+            db.add_person(&person)?;
+            writeln!(
+                out,
+                "added {} ({}, {}, {})",
+                person.email,
+                person.sync_mode.as_str(),
+                person.sync_url,
+                person.conflict.as_str()
+            )?;
+        }
+        PersonCommand::List { json } => {
+            let persons = db.list_persons()?;
+            if *json {
+                let list: Vec<serde_json::Value> = persons
+                    .iter()
+                    .map(|p| {
+                        serde_json::json!({
+                            "email": p.email,
+                            "mode": p.sync_mode.as_str(),
+                            "sync_url": p.sync_url,
+                            "conflict": p.conflict.as_str(),
+                            "sync_disabled": p.sync_disabled,
+                        })
+                    })
+                    .collect();
+                writeln!(out, "{}", serde_json::json!({ "persons": list }))?;
+            } else if persons.is_empty() {
+                writeln!(
+                    out,
+                    "no persons; add one with `person add EMAIL --mode O365`"
+                )?;
+            } else {
+                let width = persons
+                    .iter()
+                    .map(|p| p.email.len())
+                    .max()
+                    .unwrap_or(5)
+                    .max(5);
+                writeln!(
+                    out,
+                    "{:width$}  {:8}  {:8}  {:8}  SYNC-URL",
+                    "EMAIL", "MODE", "CONFLICT", "SYNC"
+                )?;
+                for p in &persons {
+                    writeln!(
+                        out,
+                        "{:width$}  {:8}  {:8}  {:8}  {}",
+                        p.email,
+                        p.sync_mode.as_str(),
+                        p.conflict.as_str(),
+                        if p.sync_disabled {
+                            "disabled"
+                        } else {
+                            "enabled"
+                        },
+                        p.sync_url
+                    )?;
+                }
+            }
+        }
+        PersonCommand::Remove { email } => {
+            if db.remove_person(email)? {
+                writeln!(out, "removed {}", email.trim().to_ascii_lowercase())?;
+            } else {
+                anyhow::bail!("{email} is not a person of this tenant; see `person list`");
+            }
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+async fn check(
+    cli: &Cli,
+    only: Option<&str>,
+    json: bool,
+    color: bool,
+    env: Arc<dyn EnvSource + Send + Sync>,
+    log: LogSink,
+    out: &mut dyn Write,
+) -> anyhow::Result<i32> {
+    let tenant = Tenant::open(&cli.tenant, env, log)?;
+    let runtime = Runtime::new(&runtime_options(&cli.runtime)?)?;
+    let reports = tenant.check(&runtime, only).await?;
+    if json {
+        writeln!(out, "{}", serde_json::json!({ "persons": reports }))?;
+    } else if reports.is_empty() {
+        writeln!(
+            out,
+            "no persons to check; add one with `person add EMAIL --mode O365`"
+        )?;
+    } else {
+        print_reports(&reports, color, out)?;
+    }
+    Ok(if reports.iter().all(PersonReport::ok) {
+        EXIT_OK
+    } else {
+        EXIT_RED
+    })
+}
+
+fn runtime_options(args: &RuntimeArgs) -> anyhow::Result<RuntimeOptions> {
+    let component = match &args.component {
+        Some(path) => path.clone(),
+        None => locate_component()?,
+    };
+    Ok(RuntimeOptions {
+        component,
+        cache_dir: if args.no_cache {
+            None
+        } else {
+            args.cache_dir.clone().or_else(default_cache_dir)
+        },
+        pooling: args.pooling,
+        limits: RunLimits {
+            memory_bytes: (args.memory_limit_mib as usize) << 20,
+            call_deadline: Duration::from_secs(args.call_timeout_secs.into()),
+            http: HttpLimits {
+                max_response_bytes: u64::from(args.max_response_mib) << 20,
+                connect_timeout: Duration::from_secs(args.connect_timeout_secs.into()),
+                first_byte_timeout: Duration::from_secs(args.response_timeout_secs.into()),
+                ..HttpLimits::default()
+            },
+        },
+    })
+}
+
+fn print_reports(
+    reports: &[PersonReport],
+    color: bool,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let (green, red, dim, reset) = if color {
+        ("\x1b[32m", "\x1b[31m", "\x1b[2m", "\x1b[0m")
+    } else {
+        ("", "", "", "")
+    };
+    let width = reports
+        .iter()
+        .flat_map(|r| r.checks.iter().map(|c| c.name.len()))
+        .max()
+        .unwrap_or(0);
+    for report in reports {
+        writeln!(out, "{}", report.email)?;
+        for check in &report.checks {
+            let mark = if check.ok {
+                format!("{green}[ OK ]{reset}")
+            } else {
+                format!("{red}[FAIL]{reset}")
+            };
+            writeln!(out, "  {mark} {:width$}  {}", check.name, check.message)?;
+            if let Some(fix) = &check.fix {
+                writeln!(out, "         {:width$}  {dim}fix:{reset} {fix}", "")?;
+            }
+        }
+    }
+    Ok(())
+}
