@@ -8,10 +8,10 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use jiff::{SignedDuration, Timestamp};
 
-/// Real time plus an offset in milliseconds. Cheap to read from any thread.
+/// Real time plus an offset in nanoseconds (about ±292 years). Cheap to read from any thread.
 #[derive(Debug, Default)]
 pub struct Clock {
-    offset_ms: AtomicI64,
+    offset_ns: AtomicI64,
 }
 
 impl Clock {
@@ -22,7 +22,7 @@ impl Clock {
 
     /// The emulator's current time.
     pub fn now(&self) -> Timestamp {
-        let offset = SignedDuration::from_millis(self.offset_ms.load(Ordering::SeqCst));
+        let offset = SignedDuration::from_nanos(self.offset_ns.load(Ordering::SeqCst));
         Timestamp::now()
             .saturating_add(offset)
             .unwrap_or(Timestamp::MAX)
@@ -35,22 +35,22 @@ impl Clock {
 
     /// Moves the clock forward (or back, with a negative duration).
     pub fn advance(&self, by: SignedDuration) {
-        let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
-        self.offset_ms.fetch_add(ms, Ordering::SeqCst);
+        let ns = i64::try_from(by.as_nanos()).unwrap_or(i64::MAX);
+        self.offset_ns.fetch_add(ns, Ordering::SeqCst);
     }
 
     /// Sets the clock so that it now shows `at`.
     pub fn set(&self, at: Timestamp) {
         let diff = at.duration_since(Timestamp::now());
-        self.offset_ms.store(
-            i64::try_from(diff.as_millis()).unwrap_or(i64::MAX),
+        self.offset_ns.store(
+            i64::try_from(diff.as_nanos()).unwrap_or(i64::MAX),
             Ordering::SeqCst,
         );
     }
 
     /// The current offset from real time.
     pub fn offset(&self) -> SignedDuration {
-        SignedDuration::from_millis(self.offset_ms.load(Ordering::SeqCst))
+        SignedDuration::from_nanos(self.offset_ns.load(Ordering::SeqCst))
     }
 }
 

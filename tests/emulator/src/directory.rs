@@ -411,12 +411,13 @@ impl Directory {
         }
         for a in std::iter::once(&mailbox.address).chain(mailbox.aliases.iter()) {
             if let Some(other) = self.by_any_address(a)
-                && !eq(&other.address, &mailbox.address) {
-                    return Err(format!(
-                        "address '{a}' is already used by mailbox '{}'",
-                        other.address
-                    ));
-                }
+                && !eq(&other.address, &mailbox.address)
+            {
+                return Err(format!(
+                    "address '{a}' is already used by mailbox '{}'",
+                    other.address
+                ));
+            }
         }
         self.mailboxes.retain(|m| !eq(&m.address, &mailbox.address));
         self.mailboxes.push(mailbox);
@@ -523,9 +524,10 @@ impl Directory {
             Some(false) => return Some(PolicyBlock::OrgEwsDisabled),
             Some(true) => {
                 if let Some(list) = &tenant.ews_allowed_app_ids
-                    && !list.iter().any(|a| eq(a, app_id)) {
-                        return Some(PolicyBlock::AppNotAllowed);
-                    }
+                    && !list.iter().any(|a| eq(a, app_id))
+                {
+                    return Some(PolicyBlock::AppNotAllowed);
+                }
             }
             None => {}
         }

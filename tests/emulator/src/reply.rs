@@ -117,9 +117,10 @@ impl Body for EmuBody {
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let this = self.get_mut();
         if let Some(d) = this.data.take()
-            && !d.is_empty() {
-                return Poll::Ready(Some(Ok(Frame::data(d))));
-            }
+            && !d.is_empty()
+        {
+            return Poll::Ready(Some(Ok(Frame::data(d))));
+        }
         if let Some(sleep) = this.fail.as_mut() {
             if sleep.as_mut().poll(cx).is_pending() {
                 return Poll::Pending;

@@ -100,12 +100,13 @@ fn merge<T: serde::Serialize + DeserializeOwned>(
     };
     for (k, v) in fields {
         if let Value::Object(inner) = &v
-            && let Some(Value::Object(existing)) = value.get_mut(&k) {
-                for (ik, iv) in inner {
-                    existing.insert(ik.clone(), iv.clone());
-                }
-                continue;
+            && let Some(Value::Object(existing)) = value.get_mut(&k)
+        {
+            for (ik, iv) in inner {
+                existing.insert(ik.clone(), iv.clone());
             }
+            continue;
+        }
         value[&k] = v;
     }
     serde_json::from_value(value).map_err(|e| AdminError::bad(format!("invalid field: {e}")))
@@ -375,12 +376,13 @@ pub fn upsert_tenant(state: &mut State, tenant: Tenant) -> Result<(), AdminError
     }
     for d in tenant.domains() {
         if let Some(other) = state.directory.tenant(d)
-            && !other.id.eq_ignore_ascii_case(&tenant.id) {
-                return Err(AdminError::bad(format!(
-                    "domain '{d}' already belongs to tenant '{}'",
-                    other.id
-                )));
-            }
+            && !other.id.eq_ignore_ascii_case(&tenant.id)
+        {
+            return Err(AdminError::bad(format!(
+                "domain '{d}' already belongs to tenant '{}'",
+                other.id
+            )));
+        }
     }
     state
         .directory

@@ -318,9 +318,7 @@ impl OpContext<'_> {
     /// Consumes one firing of an injected hook fault (e.g. [`FaultAction::InvalidSyncState`])
     /// for this operation and `mailbox`; true if one fired.
     pub fn take_fault(&mut self, hook: &FaultAction, mailbox: &str) -> bool {
-        
-        self
-            .state
+        self.state
             .faults
             .take(
                 FaultEndpoint::Ews,

@@ -32,14 +32,15 @@ pub fn handle(cx: &mut OpContext<'_>, op: &Element) -> Result<OpResponse, EwsFau
         && !matches!(
             scope,
             "ActiveDirectory" | "ActiveDirectoryContacts" | "Contacts" | "ContactsActiveDirectory"
-        ) {
-            return Err(EwsFault::invalid_enum(
-                op,
-                "SearchScope",
-                scope,
-                "ResolveNamesSearchScopeType",
-            ));
-        }
+        )
+    {
+        return Err(EwsFault::invalid_enum(
+            op,
+            "SearchScope",
+            scope,
+            "ResolveNamesSearchScopeType",
+        ));
+    }
     let mut entry = None;
     for child in &op.children {
         if child.is(MESSAGES_NS, "UnresolvedEntry") && entry.is_none() {
