@@ -468,13 +468,20 @@ fn split_envelope(
     Ok((header, op, version))
 }
 
-/// The mailbox named in the operation's first `t:Mailbox/t:EmailAddress`, for logging and
-/// fault matching.
+/// The mailbox named by the operation's first `t:DistinguishedFolderId/t:Mailbox/t:EmailAddress`
+/// (attendee mailboxes do not count), for logging and fault matching.
 fn target_mailbox(op: &Element) -> Option<String> {
-    op.find(TYPES_NS, "Mailbox")
-        .and_then(|m| m.t("EmailAddress"))
-        .map(|e| e.trimmed_text().to_string())
-        .filter(|s| !s.is_empty())
+    fn walk(el: &Element) -> Option<String> {
+        if el.is(TYPES_NS, "DistinguishedFolderId") {
+            return el
+                .t("Mailbox")
+                .and_then(|m| m.t("EmailAddress"))
+                .map(|e| e.trimmed_text().to_string())
+                .filter(|s| !s.is_empty());
+        }
+        el.children.iter().find_map(walk)
+    }
+    walk(op)
 }
 
 fn pre_processing_fault(action: &FaultAction, op: &str) -> Option<Reply> {
