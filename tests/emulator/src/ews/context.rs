@@ -110,6 +110,16 @@ impl Caller {
         }
     }
 
+    /// The throttling account: `app:<client id>` for app-only tokens, `user:<address>` for
+    /// delegated ones (the key of the connection count and the budget; use it for per-account
+    /// limits such as `ConcurrentSyncCalls`).
+    pub fn account(&self) -> String {
+        match self {
+            Self::App { app_id, .. } => format!("app:{}", app_id.to_ascii_lowercase()),
+            Self::User { mailbox, .. } => format!("user:{}", mailbox.to_ascii_lowercase()),
+        }
+    }
+
     /// True for app-only impersonation.
     pub fn is_impersonation(&self) -> bool {
         matches!(self, Self::App { .. })
