@@ -868,6 +868,8 @@ pub struct Item {
     pub last_modified: Timestamp,
     /// `LastModifiedName`.
     pub last_modified_name: Option<String>,
+    /// Primary address of the mailbox that created the item (a delegate, or the owner).
+    pub creator: Option<String>,
     /// `DateTimeReceived` (creation time for items not received).
     pub received: Timestamp,
     /// Change number at which each field (by FieldURI / extended key) last changed, for
@@ -913,6 +915,7 @@ impl Item {
             created: Timestamp::UNIX_EPOCH,
             last_modified: Timestamp::UNIX_EPOCH,
             last_modified_name: None,
+            creator: None,
             received: Timestamp::UNIX_EPOCH,
             field_versions: HashMap::new(),
             kind,

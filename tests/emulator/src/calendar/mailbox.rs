@@ -176,6 +176,8 @@ pub struct Mailbox {
     items: HashMap<ItemKey, Item>,
     folders: [FolderState; 6],
     events: Vec<Event>,
+    /// Calendar-folder items (singles and masters) by `UID`.
+    by_uid: HashMap<String, ItemKey>,
 }
 
 impl Mailbox {
@@ -189,6 +191,7 @@ impl Mailbox {
             items: HashMap::new(),
             folders: Default::default(),
             events: Vec::new(),
+            by_uid: HashMap::new(),
         }
     }
 
@@ -265,6 +268,9 @@ impl Mailbox {
                 state.by_start.insert((cal.start, key));
                 state.longest = state.longest.max(cal.end.duration_since(cal.start));
             }
+            if item.folder == FolderKind::Calendar && !cal.uid.is_empty() {
+                self.by_uid.insert(cal.uid.clone(), key);
+            }
         }
     }
 
@@ -277,7 +283,18 @@ impl Mailbox {
         if let ItemKind::Calendar(cal) = &item.kind {
             state.masters.remove(&key);
             state.by_start.remove(&(cal.start, key));
+            if self.by_uid.get(&cal.uid) == Some(&key) {
+                self.by_uid.remove(&cal.uid);
+            }
         }
+    }
+
+    /// The calendar item (single or master) with an iCalendar `UID`.
+    pub fn find_by_uid(&self, folder: FolderKind, uid: &str) -> Option<ItemKey> {
+        if folder != FolderKind::Calendar || uid.is_empty() {
+            return None;
+        }
+        self.by_uid.get(uid).copied()
     }
 
     fn journal(&mut self, folder: FolderKind, entry: JournalEntry) {
@@ -746,6 +763,7 @@ pub fn synthesize_occurrence(master: &Item, occurrence: &Occurrence) -> Item {
         created: master.created,
         last_modified: master.last_modified,
         last_modified_name: master.last_modified_name.clone(),
+        creator: master.creator.clone(),
         received: master.received,
         field_versions: HashMap::new(),
         kind: ItemKind::Message(Default::default()),

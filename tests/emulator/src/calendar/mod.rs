@@ -9,6 +9,10 @@
 //! - [`ids`]: opaque, tamper-evident item ids, change keys, sync states and watermarks.
 //! - [`mailbox`]: one mailbox: items, per-folder journals, calendar indexes, event log.
 //! - [`subscription`]: pull and push subscriptions and their delivery state.
+//! - [`shape`], [`parse`], [`render`]: property paths and response shapes, reading items from
+//!   requests, writing items into responses (on top of the EWS DOM and writer).
+//! - [`service`]: id resolution with access checks, property application, save validation.
+//! - [`meetings`]: meeting requests, attendee copies and room auto-accept.
 //!
 //! # Model
 //! The [`Store`] holds one [`Mailbox`] per primary SMTP address, created on first use, so it
@@ -24,7 +28,12 @@ pub mod datetime;
 pub mod ids;
 pub mod item;
 pub mod mailbox;
+pub mod meetings;
+pub mod parse;
 pub mod recurrence;
+pub mod render;
+pub mod service;
+pub mod shape;
 pub mod subscription;
 pub mod timezone;
 
