@@ -53,7 +53,7 @@ async fn soap_faults_match_the_real_samples() {
         endpoint: FaultEndpoint::Ews,
         operation: None,
         mailbox: None,
-        action: FaultAction::Latency { ms: 2000 },
+        action: FaultAction::Latency { ms: 6000 },
     });
     let emu = std::sync::Arc::new(emu);
     let mut held = Vec::new();

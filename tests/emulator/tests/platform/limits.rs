@@ -31,7 +31,7 @@ async fn the_28th_concurrent_request_exceeds_the_connection_count() {
     let token = secret_token(&emu).await;
     emu.inject_fault(FaultSpec {
         count: 27,
-        ..fault_spec(FaultAction::Latency { ms: 3000 })
+        ..fault_spec(FaultAction::Latency { ms: 6000 })
     });
     let mut held = Vec::new();
     for _ in 0..27 {
