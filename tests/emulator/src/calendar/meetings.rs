@@ -366,7 +366,7 @@ pub fn deliver(
             store
                 .mailbox_mut(&recipient.address)
                 .insert(FolderKind::Inbox, request, now);
-            set_organizer_response(store, organizer, key, &recipient.address, response, now);
+            set_organizer_response(store, organizer, key, address, response, now);
             let mut answer = meeting_message(
                 MeetingMessageKind::Response(response),
                 &item,

@@ -11,7 +11,9 @@
 //! - [`subscription`]: pull and push subscriptions and their delivery state.
 //! - [`shape`], [`parse`], [`render`]: property paths and response shapes, reading items from
 //!   requests, writing items into responses (on top of the EWS DOM and writer).
+//! - [`restriction`]: `FindItem` search restrictions.
 //! - [`service`]: id resolution with access checks, property application, save validation.
+//! - [`notification`]: `t:Notification` elements for `GetEvents` and push notifications.
 //! - [`meetings`]: meeting requests, attendee copies and room auto-accept.
 //!
 //! # Model
@@ -29,13 +31,20 @@ pub mod ids;
 pub mod item;
 pub mod mailbox;
 pub mod meetings;
+pub mod notification;
 pub mod parse;
 pub mod recurrence;
 pub mod render;
+pub mod restriction;
 pub mod service;
 pub mod shape;
 pub mod subscription;
 pub mod timezone;
+
+/// The push delivery task (`src/push.rs`). Declared here until the crate root declares it
+/// (the crate root belongs to the platform engineer).
+#[path = "../push.rs"]
+pub mod push;
 
 use std::collections::HashMap;
 
@@ -102,7 +111,8 @@ pub struct Store {
     pub settings: StoreSettings,
     /// Notification subscriptions.
     pub subscriptions: SubscriptionTable,
-    sync_calls: HashMap<String, u32>,
+    /// Whether the push delivery task runs (started by the first push subscription).
+    pub push_task_running: bool,
 }
 
 impl Default for Store {
@@ -120,7 +130,7 @@ impl Store {
             by_token: HashMap::new(),
             settings: StoreSettings::default(),
             subscriptions: SubscriptionTable::default(),
-            sync_calls: HashMap::new(),
+            push_task_running: false,
         }
     }
 
@@ -218,6 +228,17 @@ impl Store {
         Ok(state.position)
     }
 
+    /// Push notifications due at `now` (marks them in flight); see
+    /// [`SubscriptionTable::due_pushes`].
+    pub fn due_pushes(&mut self, now: Timestamp) -> Vec<subscription::PushJob> {
+        let mailboxes = &self.mailboxes;
+        self.subscriptions.due_pushes(now, |address| {
+            mailboxes
+                .get(&address.to_ascii_lowercase())
+                .map(|m| (m.events(), m.event_position()))
+        })
+    }
+
     /// Encodes a watermark for an event-log position of a mailbox.
     pub fn watermark(&self, mailbox: &Mailbox, position: u64) -> String {
         self.keys.encode_watermark(&WatermarkData {
@@ -231,40 +252,6 @@ impl Store {
         let mark = self.keys.decode_watermark(text)?;
         (mark.mailbox == mailbox.token() && mark.position <= mailbox.event_position())
             .then_some(mark.position)
-    }
-
-    /// Registers the start of a `SyncFolderItems` call by `account`; `false` (and nothing
-    /// registered) when the account already has `ConcurrentSyncCalls` calls running.
-    pub fn begin_sync_call(&mut self, account: &str) -> bool {
-        let limit = self.settings.max_concurrent_sync_calls;
-        let running = self
-            .sync_calls
-            .entry(account.to_ascii_lowercase())
-            .or_insert(0);
-        if *running >= limit {
-            return false;
-        }
-        *running += 1;
-        true
-    }
-
-    /// Registers the end of a `SyncFolderItems` call begun with [`Store::begin_sync_call`].
-    pub fn end_sync_call(&mut self, account: &str) {
-        let key = account.to_ascii_lowercase();
-        if let Some(running) = self.sync_calls.get_mut(&key) {
-            *running = running.saturating_sub(1);
-            if *running == 0 {
-                self.sync_calls.remove(&key);
-            }
-        }
-    }
-
-    /// `SyncFolderItems` calls currently running for an account.
-    pub fn running_sync_calls(&self, account: &str) -> u32 {
-        self.sync_calls
-            .get(&account.to_ascii_lowercase())
-            .copied()
-            .unwrap_or(0)
     }
 }
 
@@ -332,18 +319,5 @@ mod tests {
             store.check_sync_state("H4sIAAAA", a, FolderKind::Calendar, now),
             Err(SyncStateError::Corrupt)
         );
-    }
-
-    #[test]
-    fn concurrent_sync_calls_are_limited_per_account() {
-        let mut store = Store::default();
-        for _ in 0..5 {
-            assert!(store.begin_sync_call("svc@contoso.com"));
-        }
-        assert!(!store.begin_sync_call("SVC@contoso.com"));
-        assert!(store.begin_sync_call("other@contoso.com"));
-        store.end_sync_call("svc@contoso.com");
-        assert!(store.begin_sync_call("svc@contoso.com"));
-        assert_eq!(store.running_sync_calls("svc@contoso.com"), 5);
     }
 }

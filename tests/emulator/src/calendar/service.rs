@@ -27,14 +27,15 @@ use jiff::{SignedDuration, Timestamp};
 use super::ids::ItemRef;
 use super::item::{
     AttendeeList, CalendarItem, CalendarItemType, ExtendedValue, FolderKind, Importance, Item,
-    ItemKind, MessageItem, Sensitivity,
+    ItemKind, MessageItem, ResponseType, Sensitivity,
 };
 use super::mailbox::{OccurrenceLookup, ViewEntry};
+use super::meetings::{MeetingChange, attendee_addresses, deliver};
 use super::parse::{ItemElement, ParsedProp, PropPath, PropValue};
 use super::recurrence::Series;
 use super::render::folder_name;
 use super::{IdError, Store};
-use crate::directory::FolderRights;
+use crate::directory::{Directory, FolderRights};
 use crate::ews::context::{FolderRef, OpContext, OpError};
 use crate::ews::dom::Element;
 use crate::ews::fault::{EwsFault, MessageXml, ResponseError};
@@ -596,4 +597,221 @@ pub fn extended_text(value: &ExtendedValue) -> Vec<&str> {
         ExtendedValue::Single(v) => vec![v.as_str()],
         ExtendedValue::Multi(vs) => vs.iter().map(String::as_str).collect(),
     }
+}
+
+/// How meeting attendees are told about a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notify {
+    /// `SendToNone`.
+    Nobody,
+    /// `SendOnlyToAll` (and the `...Changed` variants).
+    Attendees,
+    /// `SendToAllAndSaveCopy` (and `SendToChangedAndSaveCopy`).
+    AttendeesAndSaveCopy,
+}
+
+fn is_organizer_meeting(item: &Item) -> bool {
+    item.calendar().is_some_and(|c| {
+        c.my_response_type == ResponseType::Organizer && c.all_attendees().next().is_some()
+    })
+}
+
+/// Saves an updated item (or occurrence, which becomes an exception of its master) and tells
+/// the attendees when the mailbox owner organizes the meeting. `before` is the item as it
+/// was; `fields` the changed properties (for conflict bookkeeping).
+#[allow(clippy::too_many_arguments)]
+pub fn save_update(
+    store: &mut Store,
+    directory: &Directory,
+    mailbox: &str,
+    item: ItemRef,
+    before: &Item,
+    mut updated: Item,
+    fields: &[String],
+    notify: Notify,
+    now: Timestamp,
+) -> Result<(), ResponseError> {
+    let key = item.key();
+    match item {
+        ItemRef::Occurrence { .. } => {
+            let master = store
+                .mailbox(mailbox)
+                .and_then(|m| m.get(key))
+                .and_then(Item::calendar)
+                .cloned()
+                .ok_or_else(item_not_found)?;
+            let (Some(before_cal), Some(after_cal)) = (before.calendar(), updated.calendar())
+            else {
+                return Err(item_not_found());
+            };
+            let original_start = before_cal.original_start.unwrap_or(before_cal.start);
+            if after_cal.start != before_cal.start {
+                check_occurrence_move(&master, original_start, after_cal.start)?;
+            }
+            finalize_calendar(&mut updated, None)?;
+            if let Some(cal) = updated.calendar_mut() {
+                cal.item_type = CalendarItemType::Exception;
+                cal.original_start = Some(original_start);
+                cal.recurrence = None;
+            }
+            let fields = fields.to_vec();
+            store
+                .mailbox_mut(mailbox)
+                .update(
+                    key,
+                    now,
+                    &["calendar:ModifiedOccurrences".to_owned()],
+                    move |item, seq| {
+                        updated.key = item.key;
+                        updated.version = seq;
+                        updated.entered = item.entered;
+                        updated.folder = item.folder;
+                        updated.last_modified = now;
+                        for field in &fields {
+                            updated.field_versions.insert(field.clone(), seq);
+                        }
+                        if let Some(cal) = item.calendar_mut() {
+                            cal.deleted_occurrences.remove(&original_start);
+                            cal.exceptions.insert(original_start, updated);
+                        }
+                    },
+                )
+                .ok_or_else(item_not_found)?;
+        }
+        ItemRef::Item { .. } => {
+            finalize_calendar(&mut updated, before.calendar())?;
+            store
+                .mailbox_mut(mailbox)
+                .update(key, now, fields, |item, _| {
+                    let keep = (
+                        item.key,
+                        item.entered,
+                        item.folder,
+                        item.created,
+                        item.received,
+                        item.field_versions.clone(),
+                    );
+                    *item = updated;
+                    (
+                        item.key,
+                        item.entered,
+                        item.folder,
+                        item.created,
+                        item.received,
+                        item.field_versions,
+                    ) = keep;
+                })
+                .ok_or_else(item_not_found)?;
+        }
+    }
+    let after_is_meeting = store
+        .mailbox(mailbox)
+        .and_then(|m| m.get(key))
+        .is_some_and(is_organizer_meeting);
+    if notify != Notify::Nobody && (is_organizer_meeting(before) || after_is_meeting) {
+        let previous = before
+            .calendar()
+            .map(attendee_addresses)
+            .unwrap_or_default();
+        store.mailbox_mut(mailbox).update(
+            key,
+            now,
+            &["calendar:AppointmentSequenceNumber".to_owned()],
+            |item, _| {
+                if let Some(cal) = item.calendar_mut() {
+                    cal.sequence_number += 1;
+                }
+            },
+        );
+        deliver(
+            store,
+            directory,
+            mailbox,
+            key,
+            MeetingChange::Update { previous },
+            notify == Notify::AttendeesAndSaveCopy,
+            now,
+        );
+    }
+    Ok(())
+}
+
+/// Deletes an item (`move_to_deleted`: to Deleted Items, unless already there) or an
+/// occurrence (it becomes a deleted occurrence of its master), telling the attendees of an
+/// organizer's meeting.
+pub fn remove_item(
+    store: &mut Store,
+    directory: &Directory,
+    mailbox: &str,
+    item: ItemRef,
+    move_to_deleted: bool,
+    notify: Notify,
+    now: Timestamp,
+) -> Result<(), ResponseError> {
+    let key = item.key();
+    let stored = store
+        .mailbox(mailbox)
+        .and_then(|m| m.get(key))
+        .cloned()
+        .ok_or_else(item_not_found)?;
+    let organizer = is_organizer_meeting(&stored);
+    let save_copy = notify == Notify::AttendeesAndSaveCopy;
+    match item {
+        ItemRef::Occurrence { original_start, .. } => {
+            let original_start = Timestamp::from_second(original_start)
+                .map_err(|_| ResponseError::id_malformed())?;
+            let previous = stored
+                .calendar()
+                .map(attendee_addresses)
+                .unwrap_or_default();
+            store
+                .mailbox_mut(mailbox)
+                .update(
+                    key,
+                    now,
+                    &["calendar:DeletedOccurrences".to_owned()],
+                    |master, _| {
+                        if let Some(cal) = master.calendar_mut() {
+                            cal.exceptions.remove(&original_start);
+                            cal.deleted_occurrences.insert(original_start);
+                        }
+                    },
+                )
+                .ok_or_else(item_not_found)?;
+            if notify != Notify::Nobody && organizer {
+                deliver(
+                    store,
+                    directory,
+                    mailbox,
+                    key,
+                    MeetingChange::Update { previous },
+                    save_copy,
+                    now,
+                );
+            }
+        }
+        ItemRef::Item { .. } => {
+            if notify != Notify::Nobody && organizer {
+                deliver(
+                    store,
+                    directory,
+                    mailbox,
+                    key,
+                    MeetingChange::Cancel,
+                    save_copy,
+                    now,
+                );
+            }
+            let mb = store.mailbox_mut(mailbox);
+            let removed = if move_to_deleted && stored.folder != FolderKind::DeletedItems {
+                mb.move_to(key, FolderKind::DeletedItems, now).is_some()
+            } else {
+                mb.remove(key, now).is_some()
+            };
+            if !removed {
+                return Err(item_not_found());
+            }
+        }
+    }
+    Ok(())
 }

@@ -93,7 +93,7 @@ impl Subscription {
         let type_ok = self.event_types.contains(&event.kind)
             // Folder-level modifications are reported when ModifiedEvent is requested.
             || (event.target == EventTarget::Folder && self.event_types.contains(&EventKind::Modified));
-        folder_ok && type_ok
+        folder_ok && type_ok && super::notification::is_reportable(event)
     }
 }
 
@@ -149,8 +149,8 @@ pub struct PushJob {
     pub url: String,
     /// Watermark the notification starts after (`PreviousWatermark`).
     pub previous_position: u64,
-    /// The events (empty: a `StatusEvent` heartbeat).
-    pub events: Vec<Event>,
+    /// The events with their watermark positions (empty: a `StatusEvent` heartbeat).
+    pub events: Vec<(u64, Event)>,
     /// Position after the last event (or the current position for a heartbeat).
     pub position: u64,
     /// Whether more events are waiting.
@@ -313,7 +313,7 @@ impl SubscriptionTable {
                 }
                 position = (start + offset + 1) as u64;
                 if subscription.wants(event) {
-                    wanted.push(*event);
+                    wanted.push((position, *event));
                 }
             }
             if !more {
@@ -504,7 +504,7 @@ mod tests {
         ];
         let jobs = table.due_pushes(now, |_| Some((&events[..], 3)));
         assert_eq!(jobs.len(), 1);
-        assert_eq!(jobs[0].events, vec![events[1]]);
+        assert_eq!(jobs[0].events, vec![(2, events[1])]);
         assert_eq!(jobs[0].position, 3);
         // In flight: nothing more until the result is in.
         assert!(table.due_pushes(now, |_| Some((&events[..], 3))).is_empty());
