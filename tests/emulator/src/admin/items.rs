@@ -507,7 +507,14 @@ pub fn handle(
         ));
     };
     let address = owner.address.clone();
-    let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    // Item ids are base64 and may contain '/', so the id is the whole tail (minus a trailing
+    // `/occurrences`), not one path segment.
+    let rest = rest.trim_matches('/');
+    let segments: Vec<&str> = match rest.strip_suffix("/occurrences") {
+        _ if rest.is_empty() => Vec::new(),
+        Some(id) => vec![id, "occurrences"],
+        None => vec![rest],
+    };
     let query = parse_query(query);
     let state = &mut *state;
     match (method.clone(), segments.as_slice()) {
@@ -611,8 +618,9 @@ fn parse_query(query: Option<&str>) -> Vec<(String, String)> {
 }
 
 fn locate(store: &Store, address: &str, id: &str) -> Result<(ItemRef, ViewEntry), Reply> {
-    let id = crate::util::percent_decode(id.as_bytes());
-    let (mailbox, item_ref) = store.resolve_id(&id).map_err(|e| match e {
+    // The router already percent-decoded the path.
+    let id = id.trim();
+    let (mailbox, item_ref) = store.resolve_id(id).map_err(|e| match e {
         crate::calendar::IdError::Malformed => {
             bad(format!("'{id}' is not an item id of this emulator"))
         }

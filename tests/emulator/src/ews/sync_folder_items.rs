@@ -15,7 +15,9 @@
 //!   occurrence is an `Update` of its master), never occurrences — exceptions live inside their
 //!   master in Exchange's store, and ICS reports top-level items only.
 //! - Private items are left out for a delegate without `CanViewPrivateItems`; one that becomes
-//!   private is reported as deleted.
+//!   private is reported as deleted, one that stops being private as an `Update` (the journal
+//!   does not know which items a client has seen, so clients must treat an update of an
+//!   unknown item as new).
 //! - `ConcurrentSyncCalls`: more than five `SyncFolderItems` calls of one acting mailbox in
 //!   flight at once answer `ErrorServerBusy` with `BackOffMilliseconds` 5000, worded like the
 //!   real Exchange Online sample. The pipeline counts calls in flight under

@@ -273,6 +273,19 @@ pub async fn admin(emu: &RunningEmulator, method: &str, path: &str, body: &Value
         .expect("admin answers")
 }
 
+/// Percent-encodes an item id for an admin URL path (ids are base64 with `+`, `/`, `=`).
+pub fn enc(id: &str) -> String {
+    id.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 /// Creates an item through the admin API (as the mailbox's Outlook user); returns its JSON.
 pub async fn admin_create(emu: &RunningEmulator, mailbox: &str, item: Value) -> Value {
     let r = admin(emu, "POST", &format!("mailboxes/{mailbox}/items"), &item).await;
