@@ -187,18 +187,20 @@ fn send(request: &HttpRequest) -> Result<HttpResponse, TransportError> {
 
     let future =
         outgoing_handler::handle(outgoing, None).map_err(|code| from_code(&shown, &code))?;
-    // A write error usually means the request was refused or the connection
-    // failed: the response future says which, so it is only reported when the
-    // future has nothing better.
+    // A write error usually means the request was refused, the connection
+    // failed or the server answered early: the response future (and the
+    // response) say which, so the write error is only reported when neither
+    // has anything better.
     let written = write_body(body, &request.body);
     let response = match wait(&future) {
         Ok(response) => response,
         Err(error) => return Err(from_code(&shown, &error)),
     };
-    if let Err(what) = written {
-        return Err(fail(TransportKind::Connection, &what));
+    match (written, read_response(&shown, response)) {
+        (_, Ok(response)) => Ok(response),
+        (Err(what), Err(_)) => Err(fail(TransportKind::Connection, &what)),
+        (Ok(()), Err(error)) => Err(error),
     }
-    read_response(&shown, response)
 }
 
 fn write_body(body: OutgoingBody, data: &[u8]) -> Result<(), String> {
@@ -206,28 +208,15 @@ fn write_body(body: OutgoingBody, data: &[u8]) -> Result<(), String> {
         let stream = body
             .write()
             .map_err(|()| "the request body stream is unavailable".to_owned())?;
-        let broken = |e: StreamError| {
-            format!(
-                "writing the request body failed ({})",
-                describe_stream_error(&e)
-            )
-        };
-        let mut rest = data;
-        while !rest.is_empty() {
-            let permit = stream.check_write().map_err(broken)?;
-            if permit == 0 {
-                stream.subscribe().block();
-                continue;
-            }
-            let n = rest
-                .len()
-                .min(usize::try_from(permit).unwrap_or(usize::MAX));
-            stream.write(&rest[..n]).map_err(broken)?;
-            rest = &rest[n..];
+        // `blocking-write-and-flush` takes at most 4096 bytes per call.
+        for chunk in data.chunks(4096) {
+            stream.blocking_write_and_flush(chunk).map_err(|e| {
+                format!(
+                    "writing the request body failed ({})",
+                    describe_stream_error(&e)
+                )
+            })?;
         }
-        stream.flush().map_err(broken)?;
-        stream.subscribe().block();
-        stream.check_write().map_err(broken)?;
     }
     OutgoingBody::finish(body, None)
         .map_err(|code| format!("finishing the request body failed ({code:?})"))
@@ -286,10 +275,13 @@ fn read_response(shown: &str, response: IncomingResponse) -> Result<HttpResponse
                 Err(StreamError::LastOperationFailed(e)) => {
                     return Err(match wasip2::http::types::http_error_code(&e) {
                         Some(code) => from_code(shown, &code),
-                        None => other(&format!(
-                            "reading the response failed ({})",
-                            e.to_debug_string()
-                        )),
+                        None => TransportError {
+                            kind: TransportKind::Connection,
+                            detail: format!(
+                                "{shown}: the connection broke while reading the answer ({})",
+                                e.to_debug_string()
+                            ),
+                        },
                     });
                 }
             }
@@ -313,10 +305,7 @@ fn describe_stream_error(error: &StreamError) -> String {
 /// The transport error for a `wasi:http` error code.
 fn from_code(shown: &str, code: &ErrorCode) -> TransportError {
     let (kind, what) = match code {
-        ErrorCode::HttpRequestDenied => (
-            TransportKind::Denied,
-            "refused by the host's HTTP policy".to_owned(),
-        ),
+        ErrorCode::HttpRequestDenied => (TransportKind::Denied, "HTTP-request-denied".to_owned()),
         ErrorCode::DestinationIpProhibited => (
             TransportKind::Denied,
             "the destination address is prohibited by the host".to_owned(),
@@ -338,6 +327,10 @@ fn from_code(shown: &str, code: &ErrorCode) -> TransportError {
         ErrorCode::ConnectionTerminated => {
             (TransportKind::Connection, "connection reset".to_owned())
         }
+        ErrorCode::HttpResponseIncomplete | ErrorCode::HttpProtocolError => (
+            TransportKind::Connection,
+            "the connection closed without a complete HTTP answer".to_owned(),
+        ),
         ErrorCode::DestinationUnavailable | ErrorCode::DestinationIpUnroutable => (
             TransportKind::Connection,
             "the destination is unreachable".to_owned(),
