@@ -25,6 +25,8 @@ pub mod jwt;
 pub mod password;
 pub mod token;
 
+use std::cell::RefCell;
+
 use crate::config::{Credential, Settings, keys};
 use crate::error::Error;
 use crate::platform::{CachedToken, Level, Platform, SecretError};
@@ -146,10 +148,16 @@ pub fn needs_renewal(expires_at: u64, now: u64, renew_before_secs: u64) -> bool 
 }
 
 /// Hands out tokens for one resource, through the host's token cache.
+///
+/// Within one component call the provider keeps the token it handed out, so
+/// the checks after `sign-in` use the same token without another cache
+/// lookup (and without a second renewal when the renewal window is longer
+/// than the token's lifetime).
 #[derive(Debug, Clone)]
 pub struct TokenProvider {
     ctx: AuthContext,
     renew_before_secs: u64,
+    current: RefCell<Option<Token>>,
 }
 
 impl TokenProvider {
@@ -158,6 +166,7 @@ impl TokenProvider {
         Self {
             ctx: AuthContext::new(settings, resource),
             renew_before_secs: settings.renew_before_secs,
+            current: RefCell::new(None),
         }
     }
 
@@ -185,6 +194,15 @@ impl TokenProvider {
     /// A token that is valid for more than the renewal window: the cached one,
     /// or a new one from the token endpoint (which is then cached).
     pub fn token(&self, platform: &mut dyn Platform) -> Result<Token, Error> {
+        if let Some(token) = self.current.borrow().as_ref() {
+            return Ok(token.clone());
+        }
+        let token = self.fetch(platform)?;
+        *self.current.borrow_mut() = Some(token.clone());
+        Ok(token)
+    }
+
+    fn fetch(&self, platform: &mut dyn Platform) -> Result<Token, Error> {
         let key = self.cache_key();
         let now = platform.now_unix();
         let cached = platform.cache_get(&key);
@@ -252,6 +270,7 @@ impl TokenProvider {
             Level::Info,
             "Exchange refused the token; dropping it from the token cache",
         );
+        self.current.borrow_mut().take();
         platform.cache_remove(&self.cache_key());
     }
 }
@@ -381,6 +400,38 @@ mod tests {
             platform.requests[0].url,
             format!("https://login.microsoftonline.com/{TENANT}/oauth2/v2.0/token")
         );
+    }
+
+    #[test]
+    fn the_token_of_this_call_is_kept_until_invalidated() {
+        let provider = provider(&[]);
+        let mut platform = TestPlatform::new();
+        platform.cache.insert(
+            provider.cache_key(),
+            CachedToken {
+                access_token: AccessToken::new("first"),
+                expires_at: platform.now + 3000,
+                refresh_token: None,
+            },
+        );
+        assert_eq!(
+            provider.token(&mut platform).unwrap().access_token.expose(),
+            "first"
+        );
+        // The cache changes behind the provider's back: the call keeps its token.
+        platform.cache.clear();
+        assert_eq!(
+            provider.token(&mut platform).unwrap().access_token.expose(),
+            "first"
+        );
+        assert!(platform.requests.is_empty());
+        // After invalidate the provider asks again (and, without network, fails).
+        provider.invalidate(&mut platform);
+        platform
+            .secrets
+            .insert(keys::CLIENT_SECRET.into(), "s".into());
+        assert!(provider.token(&mut platform).is_err());
+        assert_eq!(platform.requests.len(), 1);
     }
 
     #[test]
