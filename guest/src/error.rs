@@ -155,10 +155,10 @@ impl Error {
                 retry_after_ms,
             } => match retry_after_ms {
                 0 => format!(
-                    "Exchange is throttling requests ({response_code}) and gave no retry time."
+                    "The server is throttling requests ({response_code}) and gave no retry time."
                 ),
                 ms => format!(
-                    "Exchange is throttling requests ({response_code}) and asked to wait {}.",
+                    "The server is throttling requests ({response_code}) and asked to wait {}.",
                     describe_ms(*ms)
                 ),
             },

@@ -274,9 +274,10 @@ mod tests {
                 Right::Delete,
                 Right::ViewPrivateItems
             ]),
-            vec![Right::ViewPrivateItems]
+            vec![Right::Modify, Right::Delete, Right::ViewPrivateItems]
         );
-        assert!(!rights.create_hierarchy);
+        assert!(rights.read && rights.create_contents);
+        assert!(!rights.create_hierarchy && !rights.create_associated);
     }
 
     #[test]
