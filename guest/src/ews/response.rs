@@ -460,23 +460,55 @@ mod tests {
         assert_eq!(all.len(), 3);
         assert!(all.iter().all(|m| m.is_success()));
         let all = messages(fixture!("updateitem-batch-response.xml"), "UpdateItem");
-        assert!(!all.is_empty() && all.iter().all(|m| m.is_success()));
+        assert_eq!(all.len(), 3);
+        assert!(all.iter().all(|m| m.is_success()));
+    }
+
+    #[test]
+    fn every_success_fixture_reads_as_one_successful_message() {
         for (file, op) in [
+            (
+                &fixture!("createitem-calendaritem-response.xml")[..],
+                "CreateItem",
+            ),
             (
                 &fixture!("createitem-impersonation-response.xml")[..],
                 "CreateItem",
+            ),
+            (
+                &fixture!("deleteitem-appointment-response.xml")[..],
+                "DeleteItem",
+            ),
+            (
+                &fixture!("finditem-calendarview-response-truncated.xml")[..],
+                "FindItem",
+            ),
+            (
+                &fixture!("finditem-restriction-response.xml")[..],
+                "FindItem",
+            ),
+            (
+                &fixture!("getitem-calendaritem-response-allproperties.xml")[..],
+                "GetItem",
             ),
             (
                 &fixture!("syncfolderitems-response-changes.xml")[..],
                 "SyncFolderItems",
             ),
             (
-                &fixture!("finditem-calendarview-response-truncated.xml")[..],
-                "FindItem",
+                &fixture!("syncfolderitems-response-create-meetingrequest.xml")[..],
+                "SyncFolderItems",
+            ),
+            (
+                &fixture!("updateitem-meeting-response.xml")[..],
+                "UpdateItem",
             ),
         ] {
             let all = messages(file, op);
-            assert!(all.iter().all(|m| m.is_success()), "{op}");
+            assert_eq!(all.len(), 1, "{op}");
+            assert!(all[0].is_success(), "{op}: {:?}", all[0].code);
+            assert_eq!(all[0].text, "", "{op}");
+            assert!(all[0].message_xml.values.is_empty(), "{op}");
         }
     }
 
@@ -511,6 +543,30 @@ mod tests {
                 .to_string()
                 .contains("no ResponseClass")
         );
+    }
+
+    #[test]
+    fn every_prefix_and_byte_flip_of_a_real_answer_is_handled_without_panic() {
+        let full = fixture!("syncfolderitems-error-serverbusy-o365.xml");
+        let mut refused = 0;
+        for cut in 0..full.len() {
+            refused += usize::from(read_envelope(&full[..cut]).is_err());
+        }
+        // Only cuts inside the trailing whitespace after </s:Envelope> can parse.
+        assert!(refused >= full.len() - 2, "{refused} of {}", full.len());
+        for position in 0..full.len() {
+            for byte in [b'<', b'>', b'&', b'"', b'/', b':', 0xff, 0] {
+                let mut mutated = full.to_vec();
+                mutated[position] = byte;
+                if let Ok(Envelope {
+                    content: Content::Response(r),
+                    ..
+                }) = read_envelope(&mutated)
+                {
+                    let _ = response_messages(&r, "SyncFolderItems");
+                }
+            }
+        }
     }
 
     #[test]
