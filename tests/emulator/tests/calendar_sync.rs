@@ -88,7 +88,7 @@ async fn changes_are_collapsed_per_item_between_syncs() {
     let (_, _) = ews_create(&ews, &room, &cal, &item("D", 7)).await;
     let second = sync(&ews, &room, &cal, Some(&first.state), 512).await;
     assert_eq!(second.updates, ["B3"]);
-    assert_eq!(second.deletes, [a.clone()]);
+    assert_eq!(second.deletes, vec![a]);
     assert_eq!(second.creates, ["D"]);
     let third = sync(&ews, &room, &cal, Some(&second.state), 512).await;
     assert!(third.creates.is_empty() && third.updates.is_empty() && third.deletes.is_empty());

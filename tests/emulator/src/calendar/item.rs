@@ -417,13 +417,13 @@ pub struct EmailAddress {
 }
 
 impl EmailAddress {
-    /// An SMTP address with an optional display name.
+    /// An SMTP address with an optional display name (mailbox type not stated).
     pub fn smtp(email: impl Into<String>, name: Option<String>) -> EmailAddress {
         EmailAddress {
             name,
             email: email.into(),
             routing_type: Some("SMTP".to_owned()),
-            mailbox_type: Some("Mailbox".to_owned()),
+            mailbox_type: None,
         }
     }
 

@@ -82,20 +82,25 @@ fn bool_text(b: bool) -> &'static str {
     if b { "true" } else { "false" }
 }
 
-fn write_mailbox(w: &mut XmlWriter, address: &EmailAddress) {
+/// Writes `t:Mailbox`. Exchange names an address by its display name, or by the address
+/// itself when it has none; `MailboxType` appears for senders (`Mailbox`) and where known.
+fn write_mailbox(w: &mut XmlWriter, address: &EmailAddress, sender: bool) {
     w.start("t:Mailbox", &[]);
-    if let Some(name) = &address.name {
-        w.leaf("t:Name", name);
-    }
+    w.leaf("t:Name", address.name.as_deref().unwrap_or(&address.email));
     w.leaf("t:EmailAddress", &address.email);
     w.leaf(
         "t:RoutingType",
         address.routing_type.as_deref().unwrap_or("SMTP"),
     );
-    w.leaf(
-        "t:MailboxType",
-        address.mailbox_type.as_deref().unwrap_or("Mailbox"),
-    );
+    match (&address.mailbox_type, sender) {
+        (Some(kind), _) => {
+            w.leaf("t:MailboxType", kind);
+        }
+        (None, true) => {
+            w.leaf("t:MailboxType", "Mailbox");
+        }
+        (None, false) => {}
+    }
     w.end("t:Mailbox");
 }
 
@@ -106,7 +111,7 @@ fn write_attendees(w: &mut XmlWriter, element: &str, attendees: &[Attendee]) {
     w.start(element, &[]);
     for attendee in attendees {
         w.start("t:Attendee", &[]);
-        write_mailbox(w, &attendee.mailbox);
+        write_mailbox(w, &attendee.mailbox, false);
         w.leaf("t:ResponseType", attendee.response_type.as_str());
         if let Some(time) = attendee.last_response_time {
             w.leaf("t:LastResponseTime", &format_xs_datetime(time));
@@ -349,7 +354,7 @@ fn write_calendar_props(
         && let Some(organizer) = &cal.organizer
     {
         w.start("t:Organizer", &[]);
-        write_mailbox(w, organizer);
+        write_mailbox(w, organizer, false);
         w.end("t:Organizer");
     }
     if want("calendar:RequiredAttendees") {
@@ -658,13 +663,13 @@ pub fn write_item(
                 && let Some(from) = &message.from
             {
                 w.start("t:Sender", &[]);
-                write_mailbox(w, from);
+                write_mailbox(w, from, true);
                 w.end("t:Sender");
             }
             if want("message:ToRecipients") && !message.to.is_empty() {
                 w.start("t:ToRecipients", &[]);
                 for to in &message.to {
-                    write_mailbox(w, to);
+                    write_mailbox(w, to, false);
                 }
                 w.end("t:ToRecipients");
             }
@@ -672,7 +677,7 @@ pub fn write_item(
                 && let Some(from) = &message.from
             {
                 w.start("t:From", &[]);
-                write_mailbox(w, from);
+                write_mailbox(w, from, true);
                 w.end("t:From");
             }
             if want("message:IsRead") {
@@ -684,14 +689,14 @@ pub fn write_item(
                 && let Some(from) = &meeting.from
             {
                 w.start("t:Sender", &[]);
-                write_mailbox(w, from);
+                write_mailbox(w, from, true);
                 w.end("t:Sender");
             }
             if want("message:From")
                 && let Some(from) = &meeting.from
             {
                 w.start("t:From", &[]);
-                write_mailbox(w, from);
+                write_mailbox(w, from, true);
                 w.end("t:From");
             }
             if want("message:IsRead") {
