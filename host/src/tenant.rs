@@ -112,8 +112,7 @@ impl Tenant {
         log: LogSink,
     ) -> Result<Arc<Tenant>, TenantError> {
         let db = open_database(dir)?;
-        let settings = TenantSettings::load(&dir.join(SETTINGS_FILE), env.as_ref())
-            .map_err(TenantError::Settings)?;
+        let settings = TenantSettings::load(dir, env.as_ref()).map_err(TenantError::Settings)?;
         let name = dir
             .canonicalize()
             .ok()
