@@ -321,18 +321,46 @@ async fn more_than_five_concurrent_sync_calls_are_throttled() {
         action: FaultAction::Latency { ms: 1500 },
     });
     let cal = folder("calendar", None);
-    let calls = (0..6).map(|_| {
-        let ews = ews.clone();
-        let body = sync_items(&cal, None, 10, "");
-        tokio::spawn(async move { ews.call(&imp(ROOM), &body).await })
-    });
+    let calls = (0..6)
+        .map(|_| {
+            let ews = ews.clone();
+            let body = sync_items(&cal, None, 10, "");
+            tokio::spawn(async move { ews.call(&imp(ROOM), &body).await })
+        })
+        .collect::<Vec<_>>();
     let mut codes = Vec::new();
+    let mut busy_answer = None;
     for call in calls {
-        codes.push(call.await.unwrap().xml().codes().remove(0));
+        let r = call.await.unwrap();
+        let code = r.xml().codes().remove(0);
+        if code == "ErrorServerBusy" {
+            busy_answer = Some(r.xml());
+        }
+        codes.push(code);
     }
     let busy = codes.iter().filter(|c| *c == "ErrorServerBusy").count();
     assert!(busy >= 1, "{codes:?}");
     assert_eq!(codes.iter().filter(|c| *c == "NoError").count() + busy, 6);
+    // The answer has the shape of the real Exchange Online sample (policy 5, back-off 5000).
+    let busy = busy_answer.expect("a busy answer");
+    assert_eq!(busy.text_of("Value"), "5000");
+    assert!(
+        busy.text_of("MessageText")
+            .contains("'ConcurrentSyncCalls', policy value '5'")
+    );
+    let sample = std::fs::read_to_string(
+        "/work/shared/fixtures/ews/syncfolderitems-error-serverbusy-o365.xml",
+    )
+    .or_else(|_| {
+        std::fs::read_to_string(format!(
+            "{}/tests/fixtures/syncfolderitems-error-serverbusy-o365.xml",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+    })
+    .expect("the sample");
+    let sample = parse_xml(&sample);
+    let response = |doc: &Node| doc.child("Body").unwrap().children[0].shape();
+    assert_eq!(response(&busy), response(&sample));
     let r = ews.call(&imp(ROOM), &sync_items(&cal, None, 10, "")).await;
     assert_eq!(r.xml().codes(), ["NoError"]);
 }
