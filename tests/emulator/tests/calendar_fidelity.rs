@@ -412,3 +412,44 @@ async fn sync_folder_items_samples() {
     assert_same_shape(&ours, &sample, "ErrorInvalidSyncStateData");
     assert_eq!(ours.codes(), sample.codes());
 }
+
+#[tokio::test]
+async fn sync_folder_items_sample_meeting_request_in_an_inbox() {
+    let emu = start().await;
+    let ews = Ews::new(&emu).await;
+    let invite = format!(
+        r#"<m:CreateItem SendMeetingInvitations="SendToAllAndSaveCopy"><m:SavedItemFolderId>{}</m:SavedItemFolderId><m:Items><t:CalendarItem><t:Subject>Budget Q3</t:Subject><t:Start>2006-08-02T17:30:00Z</t:Start><t:End>2006-08-02T19:30:00Z</t:End><t:Location>Conference Room 2</t:Location><t:RequiredAttendees><t:Attendee><t:Mailbox><t:EmailAddress>{BOB}</t:EmailAddress></t:Mailbox></t:Attendee></t:RequiredAttendees></t:CalendarItem></m:Items></m:CreateItem>"#,
+        folder("calendar", None)
+    );
+    assert_eq!(
+        ews.call(&imp(ALICE), &invite).await.xml().codes(),
+        ["NoError"]
+    );
+    let fields: String = [
+        "item:Subject",
+        "item:Sensitivity",
+        "meeting:IsOutOfDate",
+        "meeting:HasBeenProcessed",
+        "meeting:ResponseType",
+        "meetingRequest:IntendedFreeBusyStatus",
+        "calendar:Start",
+        "calendar:End",
+        "calendar:Location",
+        "calendar:Organizer",
+    ]
+    .iter()
+    .map(|f| format!(r#"<t:FieldURI FieldURI="{f}"/>"#))
+    .collect();
+    let body = format!(
+        r#"<m:SyncFolderItems><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties>{fields}</t:AdditionalProperties></m:ItemShape><m:SyncFolderId>{}</m:SyncFolderId><m:MaxChangesReturned>10</m:MaxChangesReturned></m:SyncFolderItems>"#,
+        folder("inbox", None)
+    );
+    let r = ews.call(&imp(BOB), &body).await;
+    let ours = response_of(&r.xml());
+    assert_eq!(ours.text_of("Subject"), "Budget Q3", "{}", r.text());
+    assert_eq!(ours.text_of("ResponseType"), "NoResponseReceived");
+    let sample = response_of(&parse_xml(&fixture(
+        "syncfolderitems-response-create-meetingrequest.xml",
+    )));
+    assert_same_shape(&ours, &sample, "SyncFolderItems with a MeetingRequest");
+}
