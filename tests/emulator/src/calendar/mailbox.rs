@@ -15,7 +15,9 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use jiff::{SignedDuration, Timestamp};
 
 use super::ids::ItemRef;
-use super::item::{CalendarItem, CalendarItemType, FolderKind, Item, ItemKey, ItemKind};
+use super::item::{
+    CalendarItem, CalendarItemType, ExtendedValue, FolderKind, Item, ItemKey, ItemKind, PropertyKey,
+};
 use super::recurrence::{Occurrence, Series};
 
 /// What a journal entry records.
@@ -178,6 +180,9 @@ pub struct Mailbox {
     events: Vec<Event>,
     /// Calendar-folder items (singles and masters) by `UID`.
     by_uid: HashMap<String, ItemKey>,
+    /// Items by the (lower-cased) value of each single-valued `String` extended property, so a
+    /// restriction on a tag (e.g. `RoomsBookingId`) needs no folder scan.
+    by_extended: HashMap<(PropertyKey, String), BTreeSet<ItemKey>>,
 }
 
 impl Mailbox {
@@ -192,6 +197,7 @@ impl Mailbox {
             folders: Default::default(),
             events: Vec::new(),
             by_uid: HashMap::new(),
+            by_extended: HashMap::new(),
         }
     }
 
@@ -259,6 +265,9 @@ impl Mailbox {
         let Some(item) = self.items.get(&key) else {
             return;
         };
+        for (index_key, _) in extended_index_keys(item) {
+            self.by_extended.entry(index_key).or_default().insert(key);
+        }
         let state = &mut self.folders[item.folder.index()];
         state.members.insert(key);
         if let ItemKind::Calendar(cal) = &item.kind {
@@ -278,6 +287,14 @@ impl Mailbox {
         let Some(item) = self.items.get(&key) else {
             return;
         };
+        for (index_key, _) in extended_index_keys(item) {
+            if let Some(keys) = self.by_extended.get_mut(&index_key) {
+                keys.remove(&key);
+                if keys.is_empty() {
+                    self.by_extended.remove(&index_key);
+                }
+            }
+        }
         let state = &mut self.folders[item.folder.index()];
         state.members.remove(&key);
         if let ItemKind::Calendar(cal) = &item.kind {
@@ -287,6 +304,22 @@ impl Mailbox {
                 self.by_uid.remove(&cal.uid);
             }
         }
+    }
+
+    /// Items of a folder whose single-valued `String` extended property `property` equals
+    /// `value` (case-insensitive), in creation order.
+    pub fn find_by_extended<'a>(
+        &'a self,
+        folder: FolderKind,
+        property: &PropertyKey,
+        value: &str,
+    ) -> impl Iterator<Item = &'a Item> + 'a {
+        self.by_extended
+            .get(&(property.clone(), value.to_lowercase()))
+            .into_iter()
+            .flatten()
+            .filter_map(|key| self.items.get(key))
+            .filter(move |item| item.folder == folder)
     }
 
     /// The calendar item (single or master) with an iCalendar `UID`.
@@ -731,6 +764,18 @@ impl Mailbox {
     }
 }
 
+/// The extended-property index entries of an item.
+fn extended_index_keys(item: &Item) -> Vec<((PropertyKey, String), ())> {
+    item.extended
+        .iter()
+        .filter(|p| p.uri.property_type() == "String")
+        .filter_map(|p| match &p.value {
+            ExtendedValue::Single(v) => Some(((p.uri.key(), v.to_lowercase()), ())),
+            ExtendedValue::Multi(_) => None,
+        })
+        .collect()
+}
+
 /// Why an `OccurrenceItemId` does not resolve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OccurrenceLookup {
@@ -1091,6 +1136,43 @@ mod tests {
                 .start
                 .to_string(),
             "2026-01-26T09:00:00Z"
+        );
+    }
+
+    #[test]
+    fn the_extended_property_index_follows_updates_and_deletes() {
+        use crate::calendar::item::{ExtendedFieldUri, ExtendedProperty, PropertySet};
+        let uri = ExtendedFieldUri::Named {
+            set: PropertySet::Distinguished("PublicStrings".into()),
+            name: "RoomsBookingId".into(),
+            property_type: "String".into(),
+        };
+        let tag = |value: &str| ExtendedProperty {
+            uri: uri.clone(),
+            value: ExtendedValue::Single(value.into()),
+        };
+        let mut mb = Mailbox::new("a@contoso.com");
+        let mut item = appointment("Tagged", "2026-01-02T09:00:00Z", "2026-01-02T10:00:00Z");
+        item.set_extended_property(tag("B-1"));
+        let key = mb.insert(FolderKind::Calendar, item, ts(NOW));
+        let found = |mb: &Mailbox, value: &str| {
+            mb.find_by_extended(FolderKind::Calendar, &uri.key(), value)
+                .map(|i| i.key)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(found(&mb, "b-1"), vec![key]);
+        mb.update(key, ts(NOW), &[], |item, _| {
+            item.set_extended_property(tag("B-2"))
+        });
+        assert!(found(&mb, "B-1").is_empty());
+        assert_eq!(found(&mb, "B-2"), vec![key]);
+        let moved = mb.move_to(key, FolderKind::DeletedItems, ts(NOW)).unwrap();
+        assert!(found(&mb, "B-2").is_empty());
+        assert_eq!(
+            mb.find_by_extended(FolderKind::DeletedItems, &uri.key(), "B-2")
+                .map(|i| i.key)
+                .collect::<Vec<_>>(),
+            vec![moved]
         );
     }
 

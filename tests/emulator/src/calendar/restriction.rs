@@ -543,6 +543,21 @@ pub fn validate(restriction: &Restriction) -> Result<(), ResponseError> {
     }
 }
 
+/// An index lookup that yields every item the restriction can match: an `IsEqualTo` of a
+/// `String` extended property with a constant, alone or inside an `And`.
+pub fn indexed_equality(restriction: &Restriction) -> Option<(super::item::PropertyKey, &str)> {
+    match restriction {
+        Restriction::Compare(Comparison::Equal, Operand::Extended(uri), Operand::Constant(c))
+        | Restriction::Compare(Comparison::Equal, Operand::Constant(c), Operand::Extended(uri))
+            if uri.property_type() == "String" =>
+        {
+            Some((uri.key(), c.as_str()))
+        }
+        Restriction::And(parts) => parts.iter().find_map(indexed_equality),
+        _ => None,
+    }
+}
+
 /// Evaluates a restriction on an item.
 pub fn matches(restriction: &Restriction, item: &Item) -> bool {
     match restriction {
@@ -625,6 +640,11 @@ mod tests {
         .unwrap();
         assert!(matches(&r, &tagged("B-7")));
         assert!(!matches(&r, &tagged("B-8")));
+        // The equality can be answered from the property index.
+        let (_, value) = indexed_equality(&r).expect("an indexable restriction");
+        assert_eq!(value, "B-7");
+        let or = Restriction::Or(vec![r.clone()]);
+        assert!(indexed_equality(&or).is_none());
     }
 
     #[test]

@@ -32,7 +32,7 @@ use crate::calendar::datetime::parse_xs_datetime;
 use crate::calendar::item::{FolderKind, Item};
 use crate::calendar::render::{RenderContext, folder_kind, write_item};
 use crate::calendar::restriction::{
-    Restriction, RestrictionError, matches, parse_restriction, validate,
+    Restriction, RestrictionError, indexed_equality, matches, parse_restriction, validate,
 };
 use crate::calendar::service::can_see;
 use crate::calendar::shape::{ItemShape, ShapeError, ShapeUse, parse_field_uri};
@@ -385,8 +385,14 @@ fn find_in_folder(
                 Some(Err(e)) => return Err(e.clone().into()),
                 None => None,
             };
-            let mut items: Vec<&Item> = mailbox
-                .folder_items(kind)
+            let candidates: Box<dyn Iterator<Item = &Item>> =
+                match restriction.and_then(indexed_equality) {
+                    Some((property, value)) => {
+                        Box::new(mailbox.find_by_extended(kind, &property, value))
+                    }
+                    None => Box::new(mailbox.folder_items(kind)),
+                };
+            let mut items: Vec<&Item> = candidates
                 .filter(|item| can_see(item, &rights))
                 .filter(|item| restriction.is_none_or(|r| matches(r, item)))
                 .collect();
