@@ -7,8 +7,9 @@
 //!
 //! Indexes keep requests cheap on large mailboxes (50,000 items): items by serial in a hash
 //! map, calendar items by start in an ordered set (plus the longest duration, so an overlap
-//! query scans only `[from - longest, to)`), recurring masters in their own set, and journals
-//! as vectors ordered by change number (a sync page is a binary search plus the page).
+//! query scans only `[from - longest, to)`), recurring masters in their own set, calendar items
+//! by `UID`, items by the value of their `String` extended properties, and journals as vectors
+//! ordered by change number (a sync page is a binary search plus the page).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 

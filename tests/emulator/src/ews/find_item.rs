@@ -16,6 +16,8 @@
 //! `IndexedPageItemView` (`MaxEntriesReturned`, `Offset`, `BasePoint`) and no view at all list
 //! the folder's stored items — recurring masters, not occurrences — filtered by the
 //! restriction, with `IndexedPagingOffset`, `TotalItemsInView` and `IncludesLastItemInRange`.
+//! An `IsEqualTo` on a `String` extended property (the usual booking-tag lookup) is answered
+//! from the mailbox's property index; other restrictions scan the folder.
 //!
 //! `FindItem` never returns `Body`, attachments or attendee lists (asking for them is
 //! `ErrorInvalidPropertyRequest`). Private items are left out for delegates without
