@@ -24,6 +24,7 @@
 //! - [`ews`]: the EWS pipeline, SOAP DOM and writer, operations (one file each).
 //! - [`calendar`]: the calendar store (items, recurrence, journal, subscriptions).
 //! - [`admin`]: the admin API.
+//! - [`push`]: delivery of push notifications to subscribers' callback URLs.
 //! - [`faults`], [`request_log`], [`clock`]: fault injection, request log, emulator clock.
 //! - [`server`]: HTTP server and [`RunningEmulator`]; [`state`]: shared state.
 
@@ -34,6 +35,7 @@ pub mod directory;
 pub mod ews;
 pub mod faults;
 pub mod oauth;
+pub mod push;
 pub mod reply;
 pub mod request_log;
 pub mod seed;

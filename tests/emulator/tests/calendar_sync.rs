@@ -309,7 +309,6 @@ async fn sync_reports_masters_not_occurrences_and_hides_private_items_from_deleg
 }
 
 #[tokio::test]
-#[ignore = "needs the EWS pipeline to count SyncFolderItems calls in flight under sync_folder_items::concurrency_key before injected latency (one line in ews/mod.rs, owned by E1)"]
 async fn more_than_five_concurrent_sync_calls_are_throttled() {
     let emu = start().await;
     let ews = Ews::new(&emu).await;

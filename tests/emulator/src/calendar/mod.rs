@@ -41,11 +41,6 @@ pub mod shape;
 pub mod subscription;
 pub mod timezone;
 
-/// The push delivery task (`src/push.rs`). Declared here until the crate root declares it
-/// (the crate root belongs to the platform engineer).
-#[path = "../push.rs"]
-pub mod push;
-
 use std::collections::HashMap;
 
 use jiff::{SignedDuration, Timestamp};

@@ -328,6 +328,17 @@ pub async fn handle(shared: Arc<Shared>, parts: &Parts, body: Bytes) -> Reply {
     draft.entry.caller = Some(caller.describe());
     let target = target_mailbox(op_el).unwrap_or_else(|| caller.acting_mailbox().to_string());
     draft.entry.mailbox = Some(target.clone());
+    // SyncFolderItems calls in flight per acting mailbox, counted before any
+    // injected latency so held calls count; the handler enforces
+    // `ConcurrentSyncCalls` (5) from this count.
+    let _sync_call = (operation.name == "SyncFolderItems")
+        .then(|| {
+            shared.enter(
+                &sync_folder_items::concurrency_key(caller.acting_mailbox()),
+                usize::MAX,
+            )
+        })
+        .flatten();
 
     // 8. Injected faults: latency first, then faults that replace the answer.
     let take = |kind: fn(&FaultAction) -> bool| {

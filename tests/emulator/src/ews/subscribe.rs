@@ -262,7 +262,7 @@ fn subscribe(cx: &mut OpContext<'_>, request: &Element) -> Result<(String, Strin
     });
     if push && !store.push_task_running {
         store.push_task_running = true;
-        crate::calendar::push::start(cx.shared);
+        crate::push::start(cx.shared);
     }
     Ok((id, watermark_text))
 }
