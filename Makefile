@@ -34,6 +34,7 @@ demo: build
 
 bench: build
 	$(CARGO) run --release -p rooms-sync-integration --bin rooms-sync-bench
+	$(CARGO) run --release -p exo-emulator --example emulator_bench
 
 fmt:
 	$(CARGO) fmt --all
