@@ -187,7 +187,15 @@ impl fmt::Debug for RoomsDb {
     }
 }
 
-const SCHEMA_VERSION: i64 = 1;
+/// Schema migrations; `PRAGMA user_version` counts those applied. Append,
+/// never edit: existing databases are migrated from their version onwards.
+const MIGRATIONS: &[&str] = &["CREATE TABLE persons (
+         email TEXT PRIMARY KEY NOT NULL,
+         sync_mode TEXT NOT NULL,
+         sync_url TEXT NOT NULL,
+         conflict_behaviour TEXT NOT NULL,
+         sync_disabled INTEGER NOT NULL DEFAULT 0
+     );"];
 
 impl RoomsDb {
     /// Opens `path`, creating and migrating it when needed.
@@ -198,21 +206,12 @@ impl RoomsDb {
         })?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if version < 1 {
-            conn.execute_batch(
-                "BEGIN;
-                 CREATE TABLE IF NOT EXISTS persons (
-                     email TEXT PRIMARY KEY NOT NULL,
-                     sync_mode TEXT NOT NULL,
-                     sync_url TEXT NOT NULL,
-                     conflict_behaviour TEXT NOT NULL,
-                     sync_disabled INTEGER NOT NULL DEFAULT 0
-                 );
-                 PRAGMA user_version = 1;
-                 COMMIT;",
-            )?;
+        for (done, migration) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
+            conn.execute_batch(&format!(
+                "BEGIN; {migration} PRAGMA user_version = {}; COMMIT;",
+                done + 1
+            ))?;
         }
-        debug_assert!(SCHEMA_VERSION == 1);
         Ok(RoomsDb {
             path: path.to_path_buf(),
             conn: Mutex::new(conn),
