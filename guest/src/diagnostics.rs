@@ -458,9 +458,9 @@ mod tests {
     }
 
     const FULL: &[u8] =
-        include_bytes!("../tests/fixtures/ews/getfolder-calendar-impersonation-response.xml");
+        crate::testing::ews_derived!("getfolder-calendar-impersonation-response.xml");
     const DELEGATE: &[u8] =
-        include_bytes!("../tests/fixtures/ews/getfolder-calendar-delegate-response.xml");
+        crate::testing::ews_derived!("getfolder-calendar-delegate-response.xml");
 
     #[test]
     fn full_rights_are_green_and_name_mailbox_and_folder() {

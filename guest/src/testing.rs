@@ -5,6 +5,35 @@
 //! HTTP request is recorded and then fails as a transport error. Flows that
 //! need answers from Entra ID or Exchange are tested end to end against the
 //! emulator, not here.
+//!
+//! [`ews_sample!`] and [`ews_derived!`] embed the XML fixtures shared by the
+//! workspace (`tests/fixtures/`): real Microsoft samples, and the few answers
+//! written in their documented shape where no real sample exists.
+
+/// The bytes of a real Microsoft EWS sample in `tests/fixtures/ews/`.
+macro_rules! ews_sample {
+    ($name:literal) => {
+        include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/fixtures/ews/",
+            $name
+        ))
+    };
+}
+
+/// The bytes of an EWS answer written in the documented shape, in
+/// `tests/fixtures/ews-derived/` (see its README).
+macro_rules! ews_derived {
+    ($name:literal) => {
+        include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/fixtures/ews-derived/",
+            $name
+        ))
+    };
+}
+
+pub(crate) use {ews_derived, ews_sample};
 
 use std::cell::RefCell;
 use std::collections::HashMap;

@@ -374,13 +374,13 @@ mod tests {
         for (file, status) in [
             (
                 include_str!(
-                    "../../tests/fixtures/oauth/token-error-invalid-scope-aadsts70011-msdocs.json"
+                    "../../../tests/fixtures/oauth/token-error-invalid-scope-aadsts70011-msdocs.json"
                 ),
                 400,
             ),
             (
                 include_str!(
-                    "../../tests/fixtures/oauth/token-error-invalid-scope-aadsts70011-real.json"
+                    "../../../tests/fixtures/oauth/token-error-invalid-scope-aadsts70011-real.json"
                 ),
                 400,
             ),

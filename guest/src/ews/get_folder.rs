@@ -166,15 +166,7 @@ mod tests {
     use crate::ews::soap::envelope;
     use crate::ews::xml::parse;
 
-    macro_rules! fixture {
-        ($name:literal) => {
-            include_bytes!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/ews/",
-                $name
-            ))
-        };
-    }
+    use crate::testing::ews_derived;
 
     fn message(bytes: &[u8]) -> ResponseMessage {
         let Content::Response(response) = read_envelope(bytes).unwrap().content else {
@@ -238,7 +230,9 @@ mod tests {
 
     #[test]
     fn calendar_folder_with_full_rights() {
-        let m = message(fixture!("getfolder-calendar-impersonation-response.xml"));
+        let m = message(ews_derived!(
+            "getfolder-calendar-impersonation-response.xml"
+        ));
         assert!(m.is_success());
         let folder = parse_folder(&m).unwrap();
         assert_eq!(folder.kind, "CalendarFolder");
@@ -260,7 +254,7 @@ mod tests {
 
     #[test]
     fn delegate_rights_without_private_items() {
-        let folder = parse_folder(&message(fixture!(
+        let folder = parse_folder(&message(ews_derived!(
             "getfolder-calendar-delegate-response.xml"
         )))
         .unwrap();
@@ -282,7 +276,7 @@ mod tests {
 
     #[test]
     fn error_message_for_a_missing_mailbox() {
-        let m = message(fixture!("getfolder-error-nonexistentmailbox.xml"));
+        let m = message(ews_derived!("getfolder-error-nonexistentmailbox.xml"));
         assert_eq!(m.class, ResponseClass::Error);
         assert_eq!(m.code, "ErrorNonExistentMailbox");
         assert_eq!(

@@ -230,12 +230,19 @@ pub fn classify(
             }));
         }
         401 => {
+            // Exchange names its reason in `x-ms-diagnostics` (for example
+            // `2000008;reason="..."`); it never holds the token.
+            let reason = response
+                .header("x-ms-diagnostics")
+                .map(|d| format!(" (Exchange says: {})", d.trim()))
+                .unwrap_or_default();
             return Err(Error::AccessDenied {
                 failure: EwsFailure {
                     response_code: "HTTP 401".into(),
-                    message: "Exchange refused the access token Entra ID issued, also after a \
-                              new sign-in"
-                        .into(),
+                    message: format!(
+                        "Exchange refused the access token Entra ID issued, also after a new \
+                         sign-in{reason}"
+                    ),
                     mailbox: mailbox.to_owned(),
                 },
                 fix: token_refused_fix(access),
@@ -408,7 +415,8 @@ fn token_refused_fix(access: &Access) -> String {
         }
         Access::Delegated { .. } => {
             "the Delegated permission EWS.AccessAsUser.All of Office 365 Exchange Online, with \
-             admin consent"
+             admin consent, and the service user (ExchangeServiceUser) needs an Exchange Online \
+             mailbox of its own"
         }
     };
     format!(
@@ -425,15 +433,7 @@ mod tests {
 
     const URL: &str = "https://outlook.office365.com/EWS/Exchange.asmx";
 
-    macro_rules! fixture {
-        ($name:literal) => {
-            include_bytes!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/ews/",
-                $name
-            ))
-        };
-    }
+    use crate::testing::{ews_derived, ews_sample};
 
     fn app_only() -> Access {
         Access::AppOnly {
@@ -541,7 +541,7 @@ mod tests {
     #[test]
     fn soap_faults_are_classified_by_their_code() {
         assert_eq!(
-            error(500, fixture!("serverbusy-soapfault.xml"), &app_only()),
+            error(500, ews_sample!("serverbusy-soapfault.xml"), &app_only()),
             Error::Throttled {
                 response_code: "ErrorServerBusy".into(),
                 retry_after_ms: 297_749
@@ -550,7 +550,7 @@ mod tests {
         assert_eq!(
             error(
                 500,
-                fixture!("exceededconnectioncount-soapfault.xml"),
+                ews_sample!("exceededconnectioncount-soapfault.xml"),
                 &app_only()
             ),
             Error::Throttled {
@@ -558,7 +558,11 @@ mod tests {
                 retry_after_ms: 0
             }
         );
-        let e = error(500, fixture!("schemavalidation-soapfault.xml"), &app_only());
+        let e = error(
+            500,
+            ews_sample!("schemavalidation-soapfault.xml"),
+            &app_only(),
+        );
         assert!(e.message().contains("ErrorSchemaValidation"), "{e}");
         assert!(e.fix().contains("defect of rooms-sync"), "{e:?}");
         let denied = br#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><s:Fault><faultcode xmlns:a="http://schemas.microsoft.com/exchange/services/2006/types">a:ErrorImpersonateUserDenied</faultcode><faultstring>The account does not have permission to impersonate the requested user.</faultstring></s:Fault></s:Body></s:Envelope>"#;
@@ -611,7 +615,7 @@ mod tests {
     #[test]
     fn response_message_errors_from_fixtures() {
         let Content::Response(r) =
-            read_envelope(fixture!("getfolder-error-nonexistentmailbox.xml"))
+            read_envelope(ews_derived!("getfolder-error-nonexistentmailbox.xml"))
                 .unwrap()
                 .content
         else {
@@ -625,7 +629,7 @@ mod tests {
         );
 
         let Content::Response(r) =
-            read_envelope(fixture!("syncfolderitems-error-serverbusy-o365.xml"))
+            read_envelope(ews_sample!("syncfolderitems-error-serverbusy-o365.xml"))
                 .unwrap()
                 .content
         else {
@@ -640,7 +644,7 @@ mod tests {
             }
         );
 
-        let Content::Response(r) = read_envelope(fixture!(
+        let Content::Response(r) = read_envelope(ews_sample!(
             "deleteitem-error-internalservererror-innerquota.xml"
         ))
         .unwrap()
@@ -688,7 +692,7 @@ mod tests {
             (500, b""),
             (500, b"<html>Internal error</html>"),
             (502, b"Bad gateway"),
-            (200, &fixture!("serverbusy-soapfault.xml")[..40]),
+            (200, &ews_sample!("serverbusy-soapfault.xml")[..40]),
         ] {
             let e = error(status, body, &app_only());
             assert!(matches!(e, Error::Protocol { .. }), "{status}: {e:?}");
@@ -702,7 +706,7 @@ mod tests {
             URL,
             &answer(
                 200,
-                fixture!("getfolder-calendar-impersonation-response.xml"),
+                ews_derived!("getfolder-calendar-impersonation-response.xml"),
             ),
             "room1@contoso.com",
             &app_only(),

@@ -293,15 +293,7 @@ pub fn response_messages(
 mod tests {
     use super::*;
 
-    macro_rules! fixture {
-        ($name:literal) => {
-            include_bytes!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/ews/",
-                $name
-            ))
-        };
-    }
+    use crate::testing::ews_sample;
 
     fn fault(bytes: &[u8]) -> SoapFault {
         match read_envelope(bytes).unwrap().content {
@@ -319,7 +311,7 @@ mod tests {
 
     #[test]
     fn server_busy_fault_with_back_off() {
-        let f = fault(fixture!("serverbusy-soapfault.xml"));
+        let f = fault(ews_sample!("serverbusy-soapfault.xml"));
         assert_eq!(f.fault_code, "ErrorServerBusy");
         assert_eq!(f.response_code.as_deref(), Some("ErrorServerBusy"));
         assert_eq!(f.code(), "ErrorServerBusy");
@@ -332,7 +324,7 @@ mod tests {
 
     #[test]
     fn exceeded_connection_count_fault() {
-        let f = fault(fixture!("exceededconnectioncount-soapfault.xml"));
+        let f = fault(ews_sample!("exceededconnectioncount-soapfault.xml"));
         assert_eq!(f.code(), "ErrorExceededConnectionCount");
         assert_eq!(f.message_xml.value("Policy"), Some("MaxConcurrency"));
         assert_eq!(f.message_xml.value("MaxConcurrencyLimit"), Some("27"));
@@ -345,7 +337,7 @@ mod tests {
 
     #[test]
     fn schema_validation_fault_keeps_its_tagged_details() {
-        let f = fault(fixture!("schemavalidation-soapfault.xml"));
+        let f = fault(ews_sample!("schemavalidation-soapfault.xml"));
         assert_eq!(f.code(), "ErrorSchemaValidation");
         assert_eq!(
             f.message.as_deref(),
@@ -377,7 +369,7 @@ mod tests {
     #[test]
     fn real_exchange_online_server_busy_in_a_response_message() {
         let envelope =
-            read_envelope(fixture!("syncfolderitems-error-serverbusy-o365.xml")).unwrap();
+            read_envelope(ews_sample!("syncfolderitems-error-serverbusy-o365.xml")).unwrap();
         assert_eq!(
             envelope.server_version.as_deref(),
             Some("15.20.8769.35 (V2018_01_08)")
@@ -397,7 +389,7 @@ mod tests {
     #[test]
     fn inner_error_of_internal_server_error() {
         let m = &messages(
-            fixture!("deleteitem-error-internalservererror-innerquota.xml"),
+            ews_sample!("deleteitem-error-internalservererror-innerquota.xml"),
             "DeleteItem",
         )[0];
         assert_eq!(m.code, "ErrorInternalServerError");
@@ -414,7 +406,7 @@ mod tests {
     #[test]
     fn response_messages_in_default_and_prefixed_namespaces() {
         let m = &messages(
-            fixture!("finditem-error-invalididmalformed.xml"),
+            ews_sample!("finditem-error-invalididmalformed.xml"),
             "FindItem",
         )[0];
         assert_eq!(
@@ -425,10 +417,13 @@ mod tests {
                 "Id is malformed."
             )
         );
-        let m = &messages(fixture!("deleteitem-error-itemnotfound.xml"), "DeleteItem")[0];
+        let m = &messages(
+            ews_sample!("deleteitem-error-itemnotfound.xml"),
+            "DeleteItem",
+        )[0];
         assert_eq!(m.code, "ErrorItemNotFound");
         let m = &messages(
-            fixture!("findfolder-error-toomanyobjectsopened.xml"),
+            ews_sample!("findfolder-error-toomanyobjectsopened.xml"),
             "FindFolder",
         )[0];
         assert_eq!(
@@ -439,7 +434,7 @@ mod tests {
             )
         );
         let m = &messages(
-            fixture!("syncfolderitems-error-invalidsyncstatedata.xml"),
+            ews_sample!("syncfolderitems-error-invalidsyncstatedata.xml"),
             "SyncFolderItems",
         )[0];
         assert_eq!(m.code, "ErrorInvalidSyncStateData");
@@ -448,7 +443,7 @@ mod tests {
     #[test]
     fn batches_in_the_wrong_documentation_namespace() {
         let all = messages(
-            fixture!("deleteitem-batch-response-itemnotfound.xml"),
+            ews_sample!("deleteitem-batch-response-itemnotfound.xml"),
             "DeleteItem",
         );
         assert_eq!(all.len(), 3);
@@ -456,10 +451,10 @@ mod tests {
             all.iter()
                 .all(|m| m.class == ResponseClass::Error && m.code == "ErrorItemNotFound")
         );
-        let all = messages(fixture!("getitem-batch-response.xml"), "GetItem");
+        let all = messages(ews_sample!("getitem-batch-response.xml"), "GetItem");
         assert_eq!(all.len(), 3);
         assert!(all.iter().all(|m| m.is_success()));
-        let all = messages(fixture!("updateitem-batch-response.xml"), "UpdateItem");
+        let all = messages(ews_sample!("updateitem-batch-response.xml"), "UpdateItem");
         assert_eq!(all.len(), 3);
         assert!(all.iter().all(|m| m.is_success()));
     }
@@ -468,39 +463,39 @@ mod tests {
     fn every_success_fixture_reads_as_one_successful_message() {
         for (file, op) in [
             (
-                &fixture!("createitem-calendaritem-response.xml")[..],
+                &ews_sample!("createitem-calendaritem-response.xml")[..],
                 "CreateItem",
             ),
             (
-                &fixture!("createitem-impersonation-response.xml")[..],
+                &ews_sample!("createitem-impersonation-response.xml")[..],
                 "CreateItem",
             ),
             (
-                &fixture!("deleteitem-appointment-response.xml")[..],
+                &ews_sample!("deleteitem-appointment-response.xml")[..],
                 "DeleteItem",
             ),
             (
-                &fixture!("finditem-calendarview-response-truncated.xml")[..],
+                &ews_sample!("finditem-calendarview-response-truncated.xml")[..],
                 "FindItem",
             ),
             (
-                &fixture!("finditem-restriction-response.xml")[..],
+                &ews_sample!("finditem-restriction-response.xml")[..],
                 "FindItem",
             ),
             (
-                &fixture!("getitem-calendaritem-response-allproperties.xml")[..],
+                &ews_sample!("getitem-calendaritem-response-allproperties.xml")[..],
                 "GetItem",
             ),
             (
-                &fixture!("syncfolderitems-response-changes.xml")[..],
+                &ews_sample!("syncfolderitems-response-changes.xml")[..],
                 "SyncFolderItems",
             ),
             (
-                &fixture!("syncfolderitems-response-create-meetingrequest.xml")[..],
+                &ews_sample!("syncfolderitems-response-create-meetingrequest.xml")[..],
                 "SyncFolderItems",
             ),
             (
-                &fixture!("updateitem-meeting-response.xml")[..],
+                &ews_sample!("updateitem-meeting-response.xml")[..],
                 "UpdateItem",
             ),
         ] {
@@ -525,7 +520,7 @@ mod tests {
         assert!(err.to_string().contains("no Body"), "{err}");
         let err = read_envelope(br#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body/></s:Envelope>"#).unwrap_err();
         assert!(err.to_string().contains("Body is empty"), "{err}");
-        let Content::Response(r) = read_envelope(fixture!("deleteitem-error-itemnotfound.xml"))
+        let Content::Response(r) = read_envelope(ews_sample!("deleteitem-error-itemnotfound.xml"))
             .unwrap()
             .content
         else {
@@ -547,7 +542,7 @@ mod tests {
 
     #[test]
     fn every_prefix_and_byte_flip_of_a_real_answer_is_handled_without_panic() {
-        let full = fixture!("syncfolderitems-error-serverbusy-o365.xml");
+        let full = ews_sample!("syncfolderitems-error-serverbusy-o365.xml");
         let mut refused = 0;
         for cut in 0..full.len() {
             refused += usize::from(read_envelope(&full[..cut]).is_err());
@@ -571,7 +566,7 @@ mod tests {
 
     #[test]
     fn truncated_fixture_is_an_error_not_a_panic() {
-        let full = fixture!("serverbusy-soapfault.xml");
+        let full = ews_sample!("serverbusy-soapfault.xml");
         for cut in [10, full.len() / 3, full.len() / 2, full.len() - 20] {
             assert!(read_envelope(&full[..cut]).is_err(), "cut at {cut}");
         }

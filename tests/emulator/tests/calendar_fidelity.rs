@@ -1,5 +1,5 @@
 //! Fidelity of the calendar operations: the emulator accepts the real request samples of
-//! `/work/shared/fixtures/ews` (with the documentation's wrong `https://` SOAP namespace
+//! `tests/fixtures/ews` (with the documentation's wrong `https://` SOAP namespace
 //! corrected and an impersonation header added), and its answers have the same element
 //! structure and namespaces as the real response samples (prefixes, text and attribute values
 //! ignored). Differences that are the emulator's documented choices are removed from the
@@ -11,12 +11,10 @@ use calendar_support::*;
 use serde_json::json;
 
 fn fixture(name: &str) -> String {
-    let path = std::path::Path::new("/work/shared/fixtures/ews").join(name);
-    let local = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/ews")
         .join(name);
     std::fs::read_to_string(&path)
-        .or_else(|_| std::fs::read_to_string(&local))
         .unwrap_or_else(|e| panic!("fixture {name}: {e}"))
         .replace("https://schemas.xmlsoap.org/soap/envelope/", SOAP_NS)
 }

@@ -347,15 +347,10 @@ async fn more_than_five_concurrent_sync_calls_are_throttled() {
         busy.text_of("MessageText")
             .contains("'ConcurrentSyncCalls', policy value '5'")
     );
-    let sample = std::fs::read_to_string(
-        "/work/shared/fixtures/ews/syncfolderitems-error-serverbusy-o365.xml",
-    )
-    .or_else(|_| {
-        std::fs::read_to_string(format!(
-            "{}/tests/fixtures/syncfolderitems-error-serverbusy-o365.xml",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-    })
+    let sample = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../fixtures/ews/syncfolderitems-error-serverbusy-o365.xml"
+    ))
     .expect("the sample");
     let sample = parse_xml(&sample);
     let response = |doc: &Node| doc.child("Body").unwrap().children[0].shape();

@@ -222,3 +222,20 @@ async fn broken_answers_are_refused_without_crashing() {
     let run = tenant.check(Some("room-hamburg@contoso.com")).await;
     assert_eq!(run.code, 0, "{run:?}");
 }
+
+#[tokio::test]
+async fn a_service_user_without_a_mailbox_is_told_it_needs_one() {
+    let world = World::start_with(|seed| {
+        let svc = seed
+            .mailboxes
+            .iter_mut()
+            .find(|m| m.address == rooms_sync_integration::SERVICE_USER)
+            .unwrap();
+        svc.has_mailbox = false;
+    })
+    .await;
+    let tenant = world.tenant("no-mailbox", Mode::Delegated, &[]);
+    let (message, fix) = red_calendar(&world, &tenant, "alice@contoso.com").await;
+    assert_has(&message, &["401", "Exchange says"]);
+    assert_has(&fix, &["ExchangeServiceUser", "mailbox of its own"]);
+}

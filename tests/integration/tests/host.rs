@@ -391,3 +391,38 @@ async fn no_secret_reaches_any_output_or_log_even_at_trace_level() {
     // Nor any bearer token the emulator issued.
     assert!(!everything.contains("eyJ"), "a JWT leaked");
 }
+
+#[tokio::test]
+async fn tenants_in_one_process_share_neither_secrets_nor_tokens() {
+    // Two tenants of the same Entra tenant and app: one with the right secret,
+    // one with a wrong one. Were tokens or secrets shared, the second would
+    // ride on the first's sign-in.
+    let world = World::start().await;
+    let good = world.tenant("good", Mode::Secret, &[]);
+    let bad = world.tenant(
+        "bad",
+        Mode::Secret,
+        &[("ExchangeClientSecret", "wrong-secret-value-1234")],
+    );
+    let runtime = runtime(RunLimits::default());
+    let mut opened = Vec::new();
+    for dir in [&good, &bad] {
+        dir.add_person(&world, "alice@contoso.com").await;
+        opened.push(
+            Tenant::open(
+                &dir.path,
+                Arc::new(std::collections::HashMap::<String, String>::new()),
+                LogSink::discard(),
+            )
+            .unwrap(),
+        );
+    }
+    for _ in 0..2 {
+        assert!(opened[0].check(&runtime, None).await.unwrap()[0].ok());
+        let bad_report = &opened[1].check(&runtime, None).await.unwrap()[0];
+        assert!(!bad_report.checks[0].ok, "{bad_report:?}");
+        assert_has(&bad_report.checks[0].message, &["AADSTS7000215"]);
+    }
+    assert_eq!(opened[0].tokens().len(), 1);
+    assert!(opened[1].tokens().is_empty());
+}

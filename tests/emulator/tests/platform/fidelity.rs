@@ -7,7 +7,7 @@ use exo_emulator::{FaultAction, FaultEndpoint, FaultSpec};
 use crate::support::*;
 
 fn fixture(name: &str) -> Node {
-    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/../fixtures/ews/{name}", env!("CARGO_MANIFEST_DIR"));
     parse_xml(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")))
 }
 

@@ -218,7 +218,7 @@ async fn scope_errors() {
 async fn error_body_has_the_entra_shape() {
     let emu = start().await;
     let fixture: Value = serde_json::from_str(include_str!(
-        "../fixtures/token-error-invalid-scope-aadsts70011-msdocs.json"
+        "../../../fixtures/oauth/token-error-invalid-scope-aadsts70011-msdocs.json"
     ))
     .unwrap();
     let correlation = "0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9";
