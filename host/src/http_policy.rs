@@ -141,37 +141,25 @@ pub struct HttpPolicy {
 }
 
 impl HttpPolicy {
-    /// Builds the policy from the sign-in authority and the persons' EWS URLs.
-    /// Plain-http URLs are accepted here only if they would pass
-    /// [`HttpPolicy::check`]; otherwise the error says what to change.
-    pub fn new<'a>(
-        authority_url: &'a str,
-        sync_urls: impl IntoIterator<Item = &'a str>,
-        allow_insecure_loopback: bool,
-        limits: HttpLimits,
-    ) -> Result<HttpPolicy, PolicyError> {
-        let mut policy = HttpPolicy {
+    /// A policy that allows nothing yet; [`HttpPolicy::allow`] adds origins.
+    pub fn new(allow_insecure_loopback: bool, limits: HttpLimits) -> HttpPolicy {
+        HttpPolicy {
             allowed: Vec::new(),
             allow_insecure_loopback,
             limits,
-        };
-        for url in std::iter::once(authority_url).chain(sync_urls) {
-            let origin = Origin::of_url(url)?;
-            policy.check_scheme(&origin)?;
-            if !policy.allowed.contains(&origin) {
-                policy.allowed.push(origin);
-            }
         }
-        Ok(policy)
     }
 
-    /// A policy that refuses every request.
-    pub fn deny_all(limits: HttpLimits) -> HttpPolicy {
-        HttpPolicy {
-            allowed: Vec::new(),
-            allow_insecure_loopback: false,
-            limits,
+    /// Allows the origin of `url` (the sign-in authority or a person's EWS
+    /// URL). A URL the scheme rule refuses is not added, and the error says
+    /// what to change.
+    pub fn allow(&mut self, url: &str) -> Result<(), PolicyError> {
+        let origin = Origin::of_url(url)?;
+        self.check_scheme(&origin)?;
+        if !self.allowed.contains(&origin) {
+            self.allowed.push(origin);
         }
+        Ok(())
     }
 
     /// The limits of this policy.
@@ -334,12 +322,21 @@ where
 mod tests {
     use super::*;
 
+    fn policy_of(urls: &[&str], loopback: bool) -> Result<HttpPolicy, PolicyError> {
+        let mut policy = HttpPolicy::new(loopback, HttpLimits::default());
+        for url in urls {
+            policy.allow(url)?;
+        }
+        Ok(policy)
+    }
+
     fn policy(loopback: bool) -> HttpPolicy {
-        HttpPolicy::new(
-            "https://login.microsoftonline.com",
-            ["https://outlook.office365.com/EWS/Exchange.asmx"],
+        policy_of(
+            &[
+                "https://login.microsoftonline.com",
+                "https://outlook.office365.com/EWS/Exchange.asmx",
+            ],
             loopback,
-            HttpLimits::default(),
         )
         .unwrap()
     }
@@ -385,26 +382,37 @@ mod tests {
 
     #[test]
     fn plain_http_needs_loopback_mode_and_a_loopback_address() {
-        let urls = ["http://127.0.0.1:8080/EWS/Exchange.asmx"];
-        let refused = HttpPolicy::new("http://127.0.0.1:8080", urls, false, HttpLimits::default());
-        let err = refused.unwrap_err();
+        let urls = [
+            "http://127.0.0.1:8080",
+            "http://127.0.0.1:8080/EWS/Exchange.asmx",
+        ];
+        let err = policy_of(&urls, false).unwrap_err();
         assert!(
             err.to_string()
                 .contains("ExchangeAllowInsecureLoopback=true"),
             "{err}"
         );
 
-        let p =
-            HttpPolicy::new("http://127.0.0.1:8080", urls, true, HttpLimits::default()).unwrap();
+        let p = policy_of(&urls, true).unwrap();
         assert!(
             p.check(&uri("http://127.0.0.1:8080/EWS/Exchange.asmx"))
                 .is_ok()
         );
         // Loopback mode is not a licence for other addresses or names.
-        assert!(HttpPolicy::new("http://10.0.0.1", [], true, HttpLimits::default()).is_err());
-        assert!(HttpPolicy::new("http://localhost:80", [], true, HttpLimits::default()).is_err());
-        assert!(HttpPolicy::new("http://[::1]:9000", [], true, HttpLimits::default()).is_ok());
-        assert!(HttpPolicy::new("http://127.5.6.7:9000", [], true, HttpLimits::default()).is_ok());
+        assert!(policy_of(&["http://10.0.0.1"], true).is_err());
+        assert!(policy_of(&["http://localhost:80"], true).is_err());
+        assert!(policy_of(&["http://[::1]:9000"], true).is_ok());
+        assert!(policy_of(&["http://127.5.6.7:9000"], true).is_ok());
+        // A refused URL is not added: the policy still allows nothing else.
+        let mut p = HttpPolicy::new(false, HttpLimits::default());
+        assert!(
+            p.allow("http://outlook.office365.com/EWS/Exchange.asmx")
+                .is_err()
+        );
+        assert!(
+            p.check(&uri("http://outlook.office365.com/EWS/Exchange.asmx"))
+                .is_err()
+        );
     }
 
     #[test]

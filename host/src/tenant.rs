@@ -205,21 +205,14 @@ impl Tenant {
     /// logged), so the component meets the refusal as `HTTP-request-denied`
     /// and reports it in the check.
     pub fn http_policy(&self, person: &Person, limits: HttpLimits) -> HttpPolicy {
-        let loopback = self.settings.allow_insecure_loopback();
-        let mut urls = Vec::new();
+        let mut policy = HttpPolicy::new(self.settings.allow_insecure_loopback(), limits);
         for url in [self.settings.authority_url(), person.sync_url.as_str()] {
-            match HttpPolicy::new(url, [], loopback, limits) {
-                Ok(_) => urls.push(url),
-                Err(e) => self
-                    .log
-                    .write(Level::Warn, &format!("{}: {e}", person.email)),
+            if let Err(e) = policy.allow(url) {
+                self.log
+                    .write(Level::Warn, &format!("{}: {e}", person.email));
             }
         }
-        match urls.split_first() {
-            Some((first, rest)) => HttpPolicy::new(first, rest.iter().copied(), loopback, limits)
-                .expect("each URL passed on its own"),
-            None => HttpPolicy::deny_all(limits),
-        }
+        policy
     }
 
     /// Runs the sync test of every person (or of `only`), each in a fresh

@@ -17,62 +17,33 @@
 use std::time::{Duration, Instant};
 
 use exo_emulator::calendar::item::{CalendarItem, FolderKind, Item, ItemKind};
+use exo_emulator::client::{form, send};
 use exo_emulator::{Emulator, RunningEmulator, Seed};
 use jiff::{SignedDuration, Timestamp};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const BIG: &str = "room-berlin@contoso.com";
 const SMALL: &str = "room-hamburg@contoso.com";
 const SECRET_APP: &str = "5a7e3c12-4b6d-4e8f-9a1b-2c3d4e5f6a70";
 const SECRET: &str = "demo-only-client-secret~not-for-production";
 
-async fn post(url: &str, content_type: &str, auth: Option<&str>, body: &str) -> (u16, String) {
-    let rest = url.strip_prefix("http://").expect("http URL");
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let mut stream = tokio::net::TcpStream::connect(authority)
-        .await
-        .expect("connect");
-    let auth = auth
-        .map(|a| format!("Authorization: Bearer {a}\r\n"))
-        .unwrap_or_default();
-    let head = format!(
-        "POST {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: {content_type}\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).await.expect("write");
-    stream.write_all(body.as_bytes()).await.expect("write");
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.expect("read");
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
-}
-
 async fn token(emu: &RunningEmulator) -> String {
-    let scope = format!("{}/.default", emu.ews_resource())
-        .replace(':', "%3A")
-        .replace('/', "%2F");
-    let form = format!(
-        "grant_type=client_credentials&client_id={SECRET_APP}&client_secret={}&scope={scope}",
-        SECRET.replace('~', "%7E")
-    );
-    let (status, body) = post(
+    let scope = format!("{}/.default", emu.ews_resource());
+    let body = form(&[
+        ("grant_type", "client_credentials"),
+        ("client_id", SECRET_APP),
+        ("client_secret", SECRET),
+        ("scope", &scope),
+    ]);
+    let answer = send(
+        "POST",
         &emu.token_endpoint("contoso.com"),
-        "application/x-www-form-urlencoded",
-        None,
-        &form,
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        body.as_bytes(),
     )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    let json: serde_json::Value = serde_json::from_str(&body).expect("token JSON");
+    .await
+    .expect("the token endpoint answers");
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let json: serde_json::Value = serde_json::from_slice(&answer.body).expect("token JSON");
     json["access_token"]
         .as_str()
         .expect("access_token")
@@ -83,9 +54,21 @@ async fn ews(emu: &RunningEmulator, token: &str, mailbox: &str, body: &str) -> S
     let xml = format!(
         r#"<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><soap:Header><t:RequestServerVersion Version="Exchange2013_SP1"/><t:ExchangeImpersonation><t:ConnectingSID><t:PrimarySmtpAddress>{mailbox}</t:PrimarySmtpAddress></t:ConnectingSID></t:ExchangeImpersonation></soap:Header><soap:Body>{body}</soap:Body></soap:Envelope>"#
     );
-    let (status, answer) = post(&emu.ews_url(), "text/xml; charset=utf-8", Some(token), &xml).await;
-    assert_eq!(status, 200, "{answer}");
-    answer
+    let auth = format!("Bearer {token}");
+    let answer = send(
+        "POST",
+        &emu.ews_url(),
+        &[
+            ("Content-Type", "text/xml; charset=utf-8"),
+            ("Authorization", &auth),
+        ],
+        xml.as_bytes(),
+    )
+    .await
+    .expect("EWS answers");
+    let text = answer.text();
+    assert_eq!(answer.status, 200, "{text}");
+    text
 }
 
 fn between<'a>(text: &'a str, open: &str, close: &str) -> Option<&'a str> {

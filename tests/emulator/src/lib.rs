@@ -27,9 +27,11 @@
 //! - [`push`]: delivery of push notifications to subscribers' callback URLs.
 //! - [`faults`], [`request_log`], [`clock`]: fault injection, request log, emulator clock.
 //! - [`server`]: HTTP server and [`RunningEmulator`]; [`state`]: shared state.
+//! - [`client`]: a minimal independent HTTP/1.1 client for tests, benchmarks and the demo.
 
 pub mod admin;
 pub mod calendar;
+pub mod client;
 pub mod clock;
 pub mod directory;
 pub mod ews;

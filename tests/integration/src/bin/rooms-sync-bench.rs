@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use exo_emulator::RunningEmulator;
+use exo_emulator::client::{form, send};
 use rooms_sync_host::log::LogSink;
 use rooms_sync_host::rooms_db::{Person, SyncMode};
 use rooms_sync_host::runtime::{
@@ -23,7 +24,6 @@ use rooms_sync_host::runtime::{
 use rooms_sync_host::state::TenantState;
 use rooms_sync_host::tenant::Tenant;
 use rooms_sync_integration::{CLIENT_SECRET, Mode, SECRET_APP, World};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
@@ -208,82 +208,52 @@ async fn main() -> anyhow::Result<()> {
 /// The EWS request of the check, made without the sandbox: one token, then
 /// `n` GetFolder requests, each on a fresh connection as wasi-http makes them.
 async fn native_get_folder(emulator: &RunningEmulator, n: usize) -> anyhow::Result<Vec<Duration>> {
-    let form = format!(
-        "grant_type=client_credentials&client_id={SECRET_APP}&client_secret={}&scope={}%2F.default",
-        CLIENT_SECRET.replace('~', "%7E"),
-        emulator
-            .ews_resource()
-            .replace(':', "%3A")
-            .replace('/', "%2F")
-    );
-    let (status, body) = post(
+    let scope = format!("{}/.default", emulator.ews_resource());
+    let body = form(&[
+        ("grant_type", "client_credentials"),
+        ("client_id", SECRET_APP),
+        ("client_secret", CLIENT_SECRET),
+        ("scope", &scope),
+    ]);
+    let answer = send(
+        "POST",
         &emulator.token_endpoint(rooms_sync_integration::TENANT_ID),
-        "application/x-www-form-urlencoded",
-        None,
-        &form,
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        body.as_bytes(),
     )
     .await?;
-    anyhow::ensure!(status == 200, "token request failed: {status} {body}");
-    let token: serde_json::Value = serde_json::from_str(&body)?;
-    let token = token["access_token"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    anyhow::ensure!(
+        answer.status == 200,
+        "token request failed: {} {}",
+        answer.status,
+        answer.text()
+    );
+    let token: serde_json::Value = serde_json::from_slice(&answer.body)?;
+    let auth = format!("Bearer {}", token["access_token"].as_str().unwrap_or_default());
     let envelope = format!(
         r#"<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages"><soap:Header><t:RequestServerVersion Version="Exchange2013_SP1"/><t:ExchangeImpersonation><t:ConnectingSID><t:PrimarySmtpAddress>{PERSON}</t:PrimarySmtpAddress></t:ConnectingSID></t:ExchangeImpersonation></soap:Header><soap:Body><m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties><t:FieldURI FieldURI="folder:DisplayName"/><t:FieldURI FieldURI="folder:EffectiveRights"/></t:AdditionalProperties></m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id="calendar"/></m:FolderIds></m:GetFolder></soap:Body></soap:Envelope>"#
     );
     let mut samples = Vec::with_capacity(n);
     for _ in 0..n {
         let started = Instant::now();
-        let (status, body) = post(
+        let answer = send(
+            "POST",
             &emulator.ews_url(),
-            "text/xml; charset=utf-8",
-            Some(&token),
-            &envelope,
+            &[
+                ("Content-Type", "text/xml; charset=utf-8"),
+                ("Authorization", &auth),
+            ],
+            envelope.as_bytes(),
         )
         .await?;
         samples.push(started.elapsed());
         anyhow::ensure!(
-            status == 200 && body.contains("NoError"),
-            "GetFolder failed: {status}"
+            answer.status == 200 && answer.text().contains("NoError"),
+            "GetFolder failed: {}",
+            answer.status
         );
     }
     Ok(samples)
-}
-
-async fn post(
-    url: &str,
-    content_type: &str,
-    bearer: Option<&str>,
-    body: &str,
-) -> anyhow::Result<(u16, String)> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| anyhow::anyhow!("not http: {url}"))?;
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let mut stream = tokio::net::TcpStream::connect(authority).await?;
-    let auth = bearer
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    let head = format!(
-        "POST {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: {content_type}\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).await?;
-    stream.write_all(body.as_bytes()).await?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await?;
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    Ok((status, body))
 }
 
 fn peak_rss_kib() -> Option<u64> {
