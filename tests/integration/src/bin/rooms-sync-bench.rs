@@ -229,7 +229,10 @@ async fn native_get_folder(emulator: &RunningEmulator, n: usize) -> anyhow::Resu
         answer.text()
     );
     let token: serde_json::Value = serde_json::from_slice(&answer.body)?;
-    let auth = format!("Bearer {}", token["access_token"].as_str().unwrap_or_default());
+    let auth = format!(
+        "Bearer {}",
+        token["access_token"].as_str().unwrap_or_default()
+    );
     let envelope = format!(
         r#"<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages"><soap:Header><t:RequestServerVersion Version="Exchange2013_SP1"/><t:ExchangeImpersonation><t:ConnectingSID><t:PrimarySmtpAddress>{PERSON}</t:PrimarySmtpAddress></t:ConnectingSID></t:ExchangeImpersonation></soap:Header><soap:Body><m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties><t:FieldURI FieldURI="folder:DisplayName"/><t:FieldURI FieldURI="folder:EffectiveRights"/></t:AdditionalProperties></m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id="calendar"/></m:FolderIds></m:GetFolder></soap:Body></soap:Envelope>"#
     );
