@@ -7,11 +7,16 @@ mod calendar_support;
 use calendar_support::*;
 use serde_json::{Value, json};
 
-async fn patch(emu: &exo_emulator::RunningEmulator, mailbox: &str, id: &str, body: Value) -> Resp {
+async fn patch(
+    emu: &exo_emulator::RunningEmulator,
+    mailbox: &str,
+    id: &str,
+    body: Value,
+) -> Response {
     admin(
         emu,
         "PATCH",
-        &format!("mailboxes/{mailbox}/items/{}", enc(id)),
+        &format!("mailboxes/{mailbox}/items/{}", percent_encode(id)),
         &body,
     )
     .await
@@ -42,7 +47,7 @@ async fn outlook_user_edits_a_series_with_exceptions_and_deleted_occurrences() {
     let r = admin(
         &emu,
         "GET",
-        &format!("mailboxes/{ROOM}/items/{}/occurrences", enc(id)),
+        &format!("mailboxes/{ROOM}/items/{}/occurrences", percent_encode(id)),
         &json!(null),
     )
     .await;
@@ -71,7 +76,7 @@ async fn outlook_user_edits_a_series_with_exceptions_and_deleted_occurrences() {
         "DELETE",
         &format!(
             "mailboxes/{ROOM}/items/{}",
-            enc(occurrences[2]["id"].as_str().unwrap())
+            percent_encode(occurrences[2]["id"].as_str().unwrap())
         ),
         &json!(null),
     )
@@ -80,7 +85,7 @@ async fn outlook_user_edits_a_series_with_exceptions_and_deleted_occurrences() {
     let master = admin(
         &emu,
         "GET",
-        &format!("mailboxes/{ROOM}/items/{}", enc(id)),
+        &format!("mailboxes/{ROOM}/items/{}", percent_encode(id)),
         &json!(null),
     )
     .await
@@ -214,7 +219,7 @@ async fn admin_errors_name_the_problem() {
         "GET",
         &format!(
             "mailboxes/{ROOM}/items/{}",
-            enc(other["id"].as_str().unwrap())
+            percent_encode(other["id"].as_str().unwrap())
         ),
         &json!(null),
     )

@@ -16,7 +16,7 @@ fn fixture(name: &str) -> String {
         .join(name);
     std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("fixture {name}: {e}"))
-        .replace("https://schemas.xmlsoap.org/soap/envelope/", SOAP_NS)
+        .replace("https://schemas.xmlsoap.org/soap/envelope/", SOAP)
 }
 
 /// The operation response element (`m:<Op>Response`) of an envelope.
@@ -59,19 +59,10 @@ fn impersonated(request: &str, mailbox: &str) -> String {
     }
 }
 
-async fn post_raw(emu: &exo_emulator::RunningEmulator, token: &str, xml: &str) -> Resp {
-    let auth = format!("Bearer {token}");
-    send(
-        "POST",
-        &emu.ews_url(),
-        &[
-            ("Content-Type", "text/xml; charset=utf-8"),
-            ("Authorization", &auth),
-        ],
-        xml.as_bytes(),
-    )
-    .await
-    .expect("EWS answers")
+async fn post_raw(emu: &exo_emulator::RunningEmulator, token: &str, xml: &str) -> Response {
+    post_soap(&emu.ews_url(), token, None, xml)
+        .await
+        .expect("EWS answers")
 }
 
 /// Replaces the n-th occurrence of `from` by `to`, one after the other.
@@ -91,7 +82,7 @@ fn substitute(text: &str, from: &str, values: &[&str]) -> String {
 #[tokio::test]
 async fn create_item_sample_request_and_response() {
     let emu = start().await;
-    let token = app_token(&emu).await;
+    let token = secret_token(&emu).await;
     let request = impersonated(&fixture("createitem-calendaritem-request.xml"), ALICE);
     let r = post_raw(&emu, &token, &request).await;
     assert_eq!(r.status, 200, "{}", r.text());
@@ -348,7 +339,10 @@ async fn sync_folder_items_samples() {
     let r = admin(
         &emu,
         "PATCH",
-        &format!("mailboxes/{ALICE}/items/{}", enc(x["id"].as_str().unwrap())),
+        &format!(
+            "mailboxes/{ALICE}/items/{}",
+            percent_encode(x["id"].as_str().unwrap())
+        ),
         &json!({"subject": "X2"}),
     )
     .await;
@@ -368,7 +362,10 @@ async fn sync_folder_items_samples() {
     let r = admin(
         &emu,
         "DELETE",
-        &format!("mailboxes/{ALICE}/items/{}", enc(w["id"].as_str().unwrap())),
+        &format!(
+            "mailboxes/{ALICE}/items/{}",
+            percent_encode(w["id"].as_str().unwrap())
+        ),
         &json!(null),
     )
     .await;

@@ -268,7 +268,7 @@ impl Callback {
                         Answer::Ok | Answer::Unsubscribe => (
                             "200 OK",
                             format!(
-                                r#"<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="{SOAP_NS}"><soap:Body><SendNotificationResult xmlns="{M}"><SubscriptionStatus>{}</SubscriptionStatus></SendNotificationResult></soap:Body></soap:Envelope>"#,
+                                r#"<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="{SOAP}"><soap:Body><SendNotificationResult xmlns="{M}"><SubscriptionStatus>{}</SubscriptionStatus></SendNotificationResult></soap:Body></soap:Envelope>"#,
                                 if answer == Answer::Ok {
                                     "OK"
                                 } else {
@@ -324,7 +324,7 @@ async fn push_delivers_events_and_heartbeats_and_honours_unsubscribe() {
         "no notification arrived"
     );
     let first = parse_xml(&callback.bodies()[0]);
-    assert_eq!(first.ns, SOAP_NS);
+    assert_eq!(first.ns, SOAP);
     assert_eq!(first.text_of("SubscriptionId"), id);
     assert_eq!(
         first

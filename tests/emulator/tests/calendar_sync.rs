@@ -144,7 +144,7 @@ async fn max_changes_returned_must_be_1_to_512() {
     }
 }
 
-fn assert_invalid_state(r: &Resp) {
+fn assert_invalid_state(r: &Response) {
     let doc = r.xml();
     assert_eq!(doc.codes(), ["ErrorInvalidSyncStateData"], "{}", r.text());
     assert_eq!(
@@ -261,7 +261,7 @@ async fn sync_reports_masters_not_occurrences_and_hides_private_items_from_deleg
         "GET",
         &format!(
             "mailboxes/{BOB}/items/{}/occurrences",
-            enc(series["id"].as_str().unwrap())
+            percent_encode(series["id"].as_str().unwrap())
         ),
         &json!(null),
     )
@@ -274,7 +274,7 @@ async fn sync_reports_masters_not_occurrences_and_hides_private_items_from_deleg
     let r = admin(
         &emu,
         "PATCH",
-        &format!("mailboxes/{BOB}/items/{}", enc(&second)),
+        &format!("mailboxes/{BOB}/items/{}", percent_encode(&second)),
         &json!({"subject": "Changed once"}),
     )
     .await;
@@ -285,7 +285,7 @@ async fn sync_reports_masters_not_occurrences_and_hides_private_items_from_deleg
         "PATCH",
         &format!(
             "mailboxes/{BOB}/items/{}",
-            enc(private["id"].as_str().unwrap())
+            percent_encode(private["id"].as_str().unwrap())
         ),
         &json!({"sensitivity": "Normal"}),
     )
@@ -299,7 +299,7 @@ async fn sync_reports_masters_not_occurrences_and_hides_private_items_from_deleg
         "PATCH",
         &format!(
             "mailboxes/{BOB}/items/{}",
-            enc(private["id"].as_str().unwrap())
+            percent_encode(private["id"].as_str().unwrap())
         ),
         &json!({"sensitivity": "Private"}),
     )

@@ -4,22 +4,6 @@ use serde_json::json;
 
 use crate::support::*;
 
-async fn admin(
-    emu: &exo_emulator::RunningEmulator,
-    method: &str,
-    path: &str,
-    body: serde_json::Value,
-) -> Resp {
-    send(
-        method,
-        &format!("{}/admin/{path}", emu.base_url()),
-        &[("Content-Type", "application/json")],
-        body.to_string().as_bytes(),
-    )
-    .await
-    .unwrap()
-}
-
 #[tokio::test]
 async fn admin_changes_the_directory_at_run_time() {
     let emu = start().await;
@@ -33,7 +17,7 @@ async fn admin_changes_the_directory_at_run_time() {
         &emu,
         "PATCH",
         &format!("tenants/{DOMAIN}"),
-        json!({"ews_enabled": false}),
+        &json!({"ews_enabled": false}),
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.text());
@@ -42,7 +26,7 @@ async fn admin_changes_the_directory_at_run_time() {
         &emu,
         "PATCH",
         &format!("tenants/{TENANT_ID}"),
-        json!({"ews_enabled": null}),
+        &json!({"ews_enabled": null}),
     )
     .await;
     assert_eq!(ews(&emu, &token, &req).await.status, 200);
@@ -51,7 +35,7 @@ async fn admin_changes_the_directory_at_run_time() {
         &emu,
         "PATCH",
         &format!("mailboxes/{ROOM}"),
-        json!({"ews_enabled": false}),
+        &json!({"ews_enabled": false}),
     )
     .await;
     assert_eq!(r.status, 200);
@@ -60,7 +44,7 @@ async fn admin_changes_the_directory_at_run_time() {
         &emu,
         "PATCH",
         &format!("mailboxes/{ROOM}"),
-        json!({"ews_enabled": null}),
+        &json!({"ews_enabled": null}),
     )
     .await;
 
@@ -68,19 +52,19 @@ async fn admin_changes_the_directory_at_run_time() {
         &emu,
         "POST",
         "access_policies",
-        json!({"app_id": SECRET_APP, "members": [ROOM], "access": "DenyAccess"}),
+        &json!({"app_id": SECRET_APP, "members": [ROOM], "access": "DenyAccess"}),
     )
     .await;
     assert_eq!(r.status, 200);
     assert_eq!(ews(&emu, &token, &req).await.status, 403);
-    admin(&emu, "DELETE", "access_policies", json!({})).await;
+    admin(&emu, "DELETE", "access_policies", &json!({})).await;
     assert_eq!(ews(&emu, &token, &req).await.status, 200);
 
     let r = admin(
         &emu,
         "POST",
         "folder_permissions",
-        json!({"mailbox": BOB, "folder": "calendar", "user": SVC, "rights": "Reviewer"}),
+        &json!({"mailbox": BOB, "folder": "calendar", "user": SVC, "rights": "Reviewer"}),
     )
     .await;
     assert_eq!(r.status, 200);
@@ -93,7 +77,7 @@ async fn admin_changes_the_directory_at_run_time() {
     .await;
     assert_eq!(parse_xml(&r.text()).text_of("ResponseCode"), "NoError");
 
-    let state = admin(&emu, "GET", "state", json!(null)).await;
+    let state = admin(&emu, "GET", "state", &json!(null)).await;
     let text = state.text();
     assert!(
         !text.contains(SECRET) && !text.contains(SVC_PASSWORD),
@@ -112,7 +96,7 @@ async fn admin_errors_are_clear() {
         &emu,
         "PATCH",
         "mailboxes/ghost@contoso.com",
-        json!({"ews_enabled": false}),
+        &json!({"ews_enabled": false}),
     )
     .await;
     assert_eq!(r.status, 404);
@@ -126,7 +110,7 @@ async fn admin_errors_are_clear() {
         &emu,
         "POST",
         "faults",
-        json!({"action": {"kind": "explode"}}),
+        &json!({"action": {"kind": "explode"}}),
     )
     .await;
     assert_eq!(r.status, 400);
@@ -135,24 +119,24 @@ async fn admin_errors_are_clear() {
         &emu,
         "POST",
         "folder_permissions",
-        json!({"mailbox": BOB, "folder": "calendar", "user": SVC, "rights": "Boss"}),
+        &json!({"mailbox": BOB, "folder": "calendar", "user": SVC, "rights": "Boss"}),
     )
     .await;
     assert_eq!(r.status, 400);
-    let r = admin(&emu, "GET", "nothing", json!(null)).await;
+    let r = admin(&emu, "GET", "nothing", &json!(null)).await;
     assert_eq!(r.status, 404);
 }
 
 #[tokio::test]
 async fn admin_faults_and_clock() {
     let emu = start().await;
-    let r = admin(&emu, "POST", "faults", json!({"count": 2, "operation": "GetFolder", "action": {"kind": "http_status", "status": 503, "retry_after": 4}})).await;
+    let r = admin(&emu, "POST", "faults", &json!({"count": 2, "operation": "GetFolder", "action": {"kind": "http_status", "status": 503, "retry_after": 4}})).await;
     assert_eq!(r.json()["id"], 1);
-    let list = admin(&emu, "GET", "faults", json!(null)).await.json();
+    let list = admin(&emu, "GET", "faults", &json!(null)).await.json();
     assert_eq!(list[0]["remaining"], 2);
-    admin(&emu, "DELETE", "faults", json!(null)).await;
+    admin(&emu, "DELETE", "faults", &json!(null)).await;
     assert_eq!(
-        admin(&emu, "GET", "faults", json!(null))
+        admin(&emu, "GET", "faults", &json!(null))
             .await
             .json()
             .as_array()
@@ -162,14 +146,14 @@ async fn admin_faults_and_clock() {
     );
 
     let before = emu.now();
-    let r = admin(&emu, "POST", "clock/advance", json!({"seconds": 7200})).await;
+    let r = admin(&emu, "POST", "clock/advance", &json!({"seconds": 7200})).await;
     assert_eq!(r.json()["offset_seconds"], 7200);
     assert!(emu.now().duration_since(before).as_secs() >= 7200);
     let r = admin(
         &emu,
         "POST",
         "clock/set",
-        json!({"now": "2030-06-01T12:00:00Z"}),
+        &json!({"now": "2030-06-01T12:00:00Z"}),
     )
     .await;
     let now: jiff::Timestamp = r.json()["now"].as_str().unwrap().parse().unwrap();
@@ -179,7 +163,7 @@ async fn admin_faults_and_clock() {
         &emu,
         "PATCH",
         "settings",
-        json!({"token_lifetime_seconds": 600}),
+        &json!({"token_lifetime_seconds": 600}),
     )
     .await;
     assert_eq!(r.status, 200);

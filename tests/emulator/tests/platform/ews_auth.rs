@@ -12,17 +12,17 @@ fn app_request(target_kind: &str, target: &str, body: &str) -> String {
     )
 }
 
-fn fault_code(r: &Resp) -> String {
+fn fault_code(r: &Response) -> String {
     assert_eq!(r.status, 500, "a SOAP fault is HTTP 500: {}", r.text());
     parse_xml(&r.text()).text_of("ResponseCode")
 }
 
-fn response_code(r: &Resp) -> String {
+fn response_code(r: &Response) -> String {
     assert_eq!(r.status, 200, "{}", r.text());
     parse_xml(&r.text()).text_of("ResponseCode")
 }
 
-fn is_policy_block(r: &Resp) -> bool {
+fn is_policy_block(r: &Response) -> bool {
     r.status == 403
         && r.body.is_empty()
         && r.header("content-length") == Some("0")

@@ -11,7 +11,7 @@ fn as_room(body: &str) -> String {
     )
 }
 
-fn fault(r: &Resp) -> Node {
+fn fault(r: &Response) -> Node {
     assert_eq!(r.status, 500, "{}", r.text());
     parse_xml(&r.text())
 }

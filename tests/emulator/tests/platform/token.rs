@@ -19,7 +19,7 @@ async fn secret_request(
     client: &str,
     secret: &str,
     scope: &str,
-) -> Resp {
+) -> Response {
     post_form(
         &emu.token_endpoint(tenant),
         &[
