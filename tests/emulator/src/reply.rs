@@ -70,6 +70,19 @@ impl Reply {
         }
     }
 
+    /// The answer of an injected `http_status` fault: the status with an optional HTML body
+    /// and an optional `Retry-After` (seconds).
+    pub fn injected_status(status: u16, retry_after: Option<u64>, body: Option<String>) -> Self {
+        let reply = match body {
+            Some(b) => Self::new(status, "text/html; charset=utf-8", b),
+            None => Self::empty(status),
+        };
+        match retry_after {
+            Some(seconds) => reply.header("Retry-After", seconds.to_string()),
+            None => reply,
+        }
+    }
+
     /// Adds a header.
     pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
         self.headers.push((name.to_string(), value.into()));

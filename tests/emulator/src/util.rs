@@ -8,7 +8,12 @@ pub fn new_guid() -> String {
     let mut b: [u8; 16] = rand::random();
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    guid_string(&b)
+}
+
+/// Sixteen bytes as a GUID in the 8-4-4-4-12 form (lower-case hex, bytes in order).
+pub fn guid_string(bytes: &[u8; 16]) -> String {
+    let h: String = bytes.iter().map(|x| format!("{x:02x}")).collect();
     format!(
         "{}-{}-{}-{}-{}",
         &h[0..8],

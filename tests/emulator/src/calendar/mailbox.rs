@@ -331,19 +331,62 @@ impl Mailbox {
         self.by_uid.get(uid).copied()
     }
 
-    fn journal(&mut self, folder: FolderKind, entry: JournalEntry) {
-        self.folders[folder.index()].journal.push(entry);
+    /// Journals one change of `key` in `folder`; `entered`: when the item entered the folder.
+    fn journal(&mut self, folder: FolderKind, seq: u64, key: ItemKey, op: ChangeOp, entered: u64) {
+        self.folders[folder.index()].journal.push(JournalEntry {
+            seq,
+            key,
+            op,
+            entered,
+        });
     }
 
     fn event(&mut self, event: Event) {
         self.events.push(event);
     }
 
+    /// Raises an event about an item in `folder` (not a move).
+    fn item_event(
+        &mut self,
+        seq: u64,
+        now: Timestamp,
+        kind: EventKind,
+        key: ItemKey,
+        folder: FolderKind,
+    ) {
+        self.event(Event {
+            seq,
+            time: now,
+            kind,
+            target: EventTarget::Item(key),
+            folder,
+            old: None,
+        });
+    }
+
+    /// Raises the `Modified` event of a folder whose contents changed.
+    fn folder_modified(&mut self, seq: u64, now: Timestamp, folder: FolderKind) {
+        self.event(Event {
+            seq,
+            time: now,
+            kind: EventKind::Modified,
+            target: EventTarget::Folder,
+            folder,
+            old: None,
+        });
+    }
+
+    /// A new serial.
+    fn new_key(&mut self) -> ItemKey {
+        let key = self.next_key;
+        self.next_key += 1;
+        key
+    }
+
     /// Saves a new item in `folder`; returns its serial.
     pub fn insert(&mut self, folder: FolderKind, mut item: Item, now: Timestamp) -> ItemKey {
         let seq = self.next_change();
-        let key = self.next_key;
-        self.next_key += 1;
+        let key = self.new_key();
         item.key = key;
         item.version = seq;
         item.entered = seq;
@@ -369,41 +412,12 @@ impl Mailbox {
         ) && folder == FolderKind::Inbox;
         self.items.insert(key, item);
         self.index_add(key);
-        self.journal(
-            folder,
-            JournalEntry {
-                seq,
-                key,
-                op: ChangeOp::Create,
-                entered: seq,
-            },
-        );
-        self.event(Event {
-            seq,
-            time: now,
-            kind: EventKind::Created,
-            target: EventTarget::Item(key),
-            folder,
-            old: None,
-        });
+        self.journal(folder, seq, key, ChangeOp::Create, seq);
+        self.item_event(seq, now, EventKind::Created, key, folder);
         if is_mail {
-            self.event(Event {
-                seq,
-                time: now,
-                kind: EventKind::NewMail,
-                target: EventTarget::Item(key),
-                folder,
-                old: None,
-            });
+            self.item_event(seq, now, EventKind::NewMail, key, folder);
         }
-        self.event(Event {
-            seq,
-            time: now,
-            kind: EventKind::Modified,
-            target: EventTarget::Folder,
-            folder,
-            old: None,
-        });
+        self.folder_modified(seq, now, folder);
         key
     }
 
@@ -432,23 +446,8 @@ impl Mailbox {
         let folder = item.folder;
         let entered = item.entered;
         self.index_add(key);
-        self.journal(
-            folder,
-            JournalEntry {
-                seq,
-                key,
-                op: ChangeOp::Update,
-                entered,
-            },
-        );
-        self.event(Event {
-            seq,
-            time: now,
-            kind: EventKind::Modified,
-            target: EventTarget::Item(key),
-            folder,
-            old: None,
-        });
+        self.journal(folder, seq, key, ChangeOp::Update, entered);
+        self.item_event(seq, now, EventKind::Modified, key, folder);
         Some(result)
     }
 
@@ -457,31 +456,9 @@ impl Mailbox {
         self.index_remove(key);
         let item = self.items.remove(&key)?;
         let seq = self.next_change();
-        self.journal(
-            item.folder,
-            JournalEntry {
-                seq,
-                key,
-                op: ChangeOp::Delete,
-                entered: item.entered,
-            },
-        );
-        self.event(Event {
-            seq,
-            time: now,
-            kind: EventKind::Deleted,
-            target: EventTarget::Item(key),
-            folder: item.folder,
-            old: None,
-        });
-        self.event(Event {
-            seq,
-            time: now,
-            kind: EventKind::Modified,
-            target: EventTarget::Folder,
-            folder: item.folder,
-            old: None,
-        });
+        self.journal(item.folder, seq, key, ChangeOp::Delete, item.entered);
+        self.item_event(seq, now, EventKind::Deleted, key, item.folder);
+        self.folder_modified(seq, now, item.folder);
         Some(item)
     }
 
@@ -492,17 +469,8 @@ impl Mailbox {
         let mut item = self.items.remove(&key)?;
         let seq = self.next_change();
         let source = item.folder;
-        self.journal(
-            source,
-            JournalEntry {
-                seq,
-                key,
-                op: ChangeOp::Delete,
-                entered: item.entered,
-            },
-        );
-        let new_key = self.next_key;
-        self.next_key += 1;
+        self.journal(source, seq, key, ChangeOp::Delete, item.entered);
+        let new_key = self.new_key();
         item.key = new_key;
         item.folder = target;
         item.version = seq;
@@ -516,15 +484,7 @@ impl Mailbox {
         }
         self.items.insert(new_key, item);
         self.index_add(new_key);
-        self.journal(
-            target,
-            JournalEntry {
-                seq,
-                key: new_key,
-                op: ChangeOp::Create,
-                entered: seq,
-            },
-        );
+        self.journal(target, seq, new_key, ChangeOp::Create, seq);
         self.event(Event {
             seq,
             time: now,
@@ -534,14 +494,7 @@ impl Mailbox {
             old: Some((key, source)),
         });
         for folder in [source, target] {
-            self.event(Event {
-                seq,
-                time: now,
-                kind: EventKind::Modified,
-                target: EventTarget::Folder,
-                folder,
-                old: None,
-            });
+            self.folder_modified(seq, now, folder);
         }
         Some(new_key)
     }
@@ -894,14 +847,19 @@ mod tests {
 
     const NOW: &str = "2026-01-01T00:00:00Z";
 
+    /// Inserts an appointment into the calendar at `NOW`.
+    fn add(mb: &mut Mailbox, subject: &str, start: &str, end: &str) -> ItemKey {
+        mb.insert(
+            FolderKind::Calendar,
+            appointment(subject, start, end),
+            ts(NOW),
+        )
+    }
+
     #[test]
     fn insert_update_and_remove_bump_versions_and_journal() {
         let mut mb = Mailbox::new("room@contoso.com");
-        let key = mb.insert(
-            FolderKind::Calendar,
-            appointment("A", "2026-01-02T09:00:00Z", "2026-01-02T10:00:00Z"),
-            ts(NOW),
-        );
+        let key = add(&mut mb, "A", "2026-01-02T09:00:00Z", "2026-01-02T10:00:00Z");
         let v1 = mb.get(key).unwrap().version;
         mb.update(key, ts(NOW), &["item:Subject".into()], |item, _| {
             item.subject = "B".into()
@@ -920,16 +878,8 @@ mod tests {
     #[test]
     fn sync_reports_creates_then_collapses_updates_and_deletes() {
         let mut mb = Mailbox::new("a@contoso.com");
-        let a = mb.insert(
-            FolderKind::Calendar,
-            appointment("A", "2026-01-02T09:00:00Z", "2026-01-02T10:00:00Z"),
-            ts(NOW),
-        );
-        let b = mb.insert(
-            FolderKind::Calendar,
-            appointment("B", "2026-01-03T09:00:00Z", "2026-01-03T10:00:00Z"),
-            ts(NOW),
-        );
+        let a = add(&mut mb, "A", "2026-01-02T09:00:00Z", "2026-01-02T10:00:00Z");
+        let b = add(&mut mb, "B", "2026-01-03T09:00:00Z", "2026-01-03T10:00:00Z");
         mb.update(a, ts(NOW), &[], |item, _| item.subject = "A2".into());
         let none = HashSet::new();
         let first = mb.changes_since(FolderKind::Calendar, 0, 512, &none, |_| true);
@@ -940,11 +890,7 @@ mod tests {
         let first_position = first.position;
 
         // Created and deleted between two syncs: nothing to report.
-        let c = mb.insert(
-            FolderKind::Calendar,
-            appointment("C", "2026-01-04T09:00:00Z", "2026-01-04T10:00:00Z"),
-            ts(NOW),
-        );
+        let c = add(&mut mb, "C", "2026-01-04T09:00:00Z", "2026-01-04T10:00:00Z");
         mb.remove(c, ts(NOW));
         mb.update(b, ts(NOW), &[], |item, _| item.subject = "B2".into());
         mb.update(b, ts(NOW), &[], |item, _| item.subject = "B3".into());
@@ -964,14 +910,11 @@ mod tests {
         let mut mb = Mailbox::new("a@contoso.com");
         let keys: Vec<ItemKey> = (0..10)
             .map(|i| {
-                mb.insert(
-                    FolderKind::Calendar,
-                    appointment(
-                        &format!("I{i}"),
-                        "2026-01-02T09:00:00Z",
-                        "2026-01-02T10:00:00Z",
-                    ),
-                    ts(NOW),
+                add(
+                    &mut mb,
+                    &format!("I{i}"),
+                    "2026-01-02T09:00:00Z",
+                    "2026-01-02T10:00:00Z",
                 )
             })
             .collect();
@@ -1008,16 +951,8 @@ mod tests {
     #[test]
     fn ignored_and_hidden_items_are_handled() {
         let mut mb = Mailbox::new("a@contoso.com");
-        let a = mb.insert(
-            FolderKind::Calendar,
-            appointment("A", "2026-01-02T09:00:00Z", "2026-01-02T10:00:00Z"),
-            ts(NOW),
-        );
-        let b = mb.insert(
-            FolderKind::Calendar,
-            appointment("B", "2026-01-03T09:00:00Z", "2026-01-03T10:00:00Z"),
-            ts(NOW),
-        );
+        let a = add(&mut mb, "A", "2026-01-02T09:00:00Z", "2026-01-02T10:00:00Z");
+        let b = add(&mut mb, "B", "2026-01-03T09:00:00Z", "2026-01-03T10:00:00Z");
         let not_private = |item: &Item| item.sensitivity != Sensitivity::Private;
         let ignore: HashSet<ItemKey> = [a].into_iter().collect();
         let page = mb.changes_since(FolderKind::Calendar, 0, 512, &ignore, not_private);
@@ -1040,11 +975,7 @@ mod tests {
     #[test]
     fn moving_gives_a_new_id_and_journals_both_folders() {
         let mut mb = Mailbox::new("a@contoso.com");
-        let a = mb.insert(
-            FolderKind::Calendar,
-            appointment("A", "2026-01-02T09:00:00Z", "2026-01-02T10:00:00Z"),
-            ts(NOW),
-        );
+        let a = add(&mut mb, "A", "2026-01-02T09:00:00Z", "2026-01-02T10:00:00Z");
         let head = mb.current_change();
         let event_head = mb.event_position();
         let moved = mb.move_to(a, FolderKind::DeletedItems, ts(NOW)).unwrap();
@@ -1068,16 +999,18 @@ mod tests {
     fn calendar_view_expands_series_and_applies_exceptions() {
         let mut mb = Mailbox::new("a@contoso.com");
         let master = mb.insert(FolderKind::Calendar, weekly_master("Weekly"), ts(NOW));
-        mb.insert(
-            FolderKind::Calendar,
-            appointment("Single", "2026-01-13T09:00:00Z", "2026-01-13T10:00:00Z"),
-            ts(NOW),
+        add(
+            &mut mb,
+            "Single",
+            "2026-01-13T09:00:00Z",
+            "2026-01-13T10:00:00Z",
         );
         // Long item that started before the window.
-        mb.insert(
-            FolderKind::Calendar,
-            appointment("Long", "2025-12-20T00:00:00Z", "2026-01-06T00:00:00Z"),
-            ts(NOW),
+        add(
+            &mut mb,
+            "Long",
+            "2025-12-20T00:00:00Z",
+            "2026-01-06T00:00:00Z",
         );
         let second: Timestamp = ts("2026-01-12T09:00:00Z");
         let third: Timestamp = ts("2026-01-19T09:00:00Z");

@@ -20,6 +20,7 @@ use super::recurrence::{
 };
 use super::shape::parse_extended_field_uri;
 use super::timezone::{TimeZoneContextKind, WindowsZone};
+use crate::ews::context::OpError;
 use crate::ews::dom::{Element, TYPES_NS};
 use crate::ews::fault::{EwsFault, MessageXml, ResponseError};
 
@@ -41,6 +42,15 @@ impl From<EwsFault> for ParseError {
 impl From<ResponseError> for ParseError {
     fn from(e: ResponseError) -> Self {
         ParseError::Item(e)
+    }
+}
+
+impl From<ParseError> for OpError {
+    fn from(e: ParseError) -> Self {
+        match e {
+            ParseError::Fault(f) => OpError::Fault(f),
+            ParseError::Item(e) => OpError::Item(e),
+        }
     }
 }
 

@@ -36,7 +36,7 @@ use super::recurrence::Series;
 use super::render::folder_name;
 use super::{IdError, Store};
 use crate::directory::{Directory, FolderRights};
-use crate::ews::context::{FolderRef, OpContext, OpError};
+use crate::ews::context::{FolderRef, Need, OpContext, OpError};
 use crate::ews::dom::Element;
 use crate::ews::fault::{EwsFault, MessageXml, ResponseError};
 
@@ -174,6 +174,38 @@ pub fn can_see(item: &Item, rights: &FolderRights) -> bool {
     !item.is_private() || rights.view_private
 }
 
+/// Resolves the item id element of an update or a delete: the item must exist and be visible
+/// to the caller, who needs `need(own)` on its folder (`own`: the caller created the item).
+/// Returns where the item is and how EWS shows it.
+pub fn locate_for_change(
+    cx: &OpContext<'_>,
+    id_el: &Element,
+    need: impl FnOnce(bool) -> Need,
+) -> Result<(Located, ViewEntry), OpError> {
+    let store = &cx.state.calendar;
+    let located = resolve_item_element(store, id_el)?;
+    let entry = view_of(store, &located).ok_or_else(item_not_found)?;
+    let rights = folder_rights(cx, &located.mailbox, entry.item.folder);
+    if !can_see(&entry.item, &rights) {
+        return Err(item_not_found().into());
+    }
+    let own = entry
+        .item
+        .creator
+        .as_deref()
+        .is_some_and(|c| c.eq_ignore_ascii_case(cx.caller.acting_mailbox()));
+    if let Some(name) = folder_name(entry.item.folder) {
+        cx.require(
+            &FolderRef {
+                mailbox: located.mailbox.clone(),
+                folder: name,
+            },
+            need(own),
+        )?;
+    }
+    Ok((located, entry))
+}
+
 /// The item (or occurrence) an id points at, as EWS shows it.
 pub fn view_of(store: &Store, located: &Located) -> Option<ViewEntry> {
     let mailbox = store.mailbox(&located.mailbox)?;
@@ -229,13 +261,12 @@ fn round_up_half_hour(now: Timestamp) -> Timestamp {
     Timestamp::from_second(rounded).unwrap_or(now)
 }
 
-fn not_for(item: &Item, path: &PropPath) -> ResponseError {
+fn not_for(item_class: &str, path: &PropPath) -> ResponseError {
     ResponseError::new(
         "ErrorInvalidPropertyRequest",
         &format!(
-            "The property {} is not valid for this object type ({}).",
+            "The property {} is not valid for this object type ({item_class}).",
             path.name(),
-            item.item_class
         ),
     )
     .with(MessageXml::Element {
@@ -255,17 +286,26 @@ fn read_only(path: &PropPath) -> ResponseError {
     })
 }
 
+/// The calendar part of `item`, to set the calendar property `path` on: another kind of item
+/// does not have the property, and `series_level_on_occurrence` (a series-level property set
+/// on an occurrence) makes it read-only.
+fn calendar_to_set<'a>(
+    item: &'a mut Item,
+    path: &PropPath,
+    series_level_on_occurrence: bool,
+) -> Result<&'a mut CalendarItem, ResponseError> {
+    match &mut item.kind {
+        ItemKind::Calendar(_) if series_level_on_occurrence => Err(read_only(path)),
+        ItemKind::Calendar(cal) => Ok(cal),
+        _ => Err(not_for(&item.item_class, path)),
+    }
+}
+
 /// Sets one property (`SetItemField`, or a `CreateItem` element). `occurrence` forbids the
 /// series-level properties.
 pub fn set_prop(item: &mut Item, prop: &ParsedProp, occurrence: bool) -> Result<(), ResponseError> {
     let is_calendar = item.calendar().is_some();
-    let calendar_only = |item: &mut Item| -> Result<(), ResponseError> {
-        if item.calendar().is_none() {
-            Err(not_for(item, &prop.path))
-        } else {
-            Ok(())
-        }
-    };
+    let path = &prop.path;
     match &prop.value {
         PropValue::Ignored => {}
         PropValue::ItemClass(class) => {
@@ -285,92 +325,43 @@ pub fn set_prop(item: &mut Item, prop: &ParsedProp, occurrence: bool) -> Result<
         PropValue::ReminderIsSet(r) => item.reminder_is_set = *r,
         PropValue::ReminderMinutes(m) => item.reminder_minutes = *m,
         PropValue::Extended(p) => item.set_extended_property(p.clone()),
-        PropValue::Uid(uid) => {
-            calendar_only(item)?;
-            if occurrence {
-                return Err(read_only(&prop.path));
-            }
-            if let Some(cal) = item.calendar_mut() {
-                cal.uid = uid.clone();
-            }
-        }
-        PropValue::Start(t) => {
-            calendar_only(item)?;
-            if let Some(cal) = item.calendar_mut() {
-                cal.start = *t;
-            }
-        }
-        PropValue::End(t) => {
-            calendar_only(item)?;
-            if let Some(cal) = item.calendar_mut() {
-                cal.end = *t;
-            }
-        }
-        PropValue::IsAllDay(b) => {
-            calendar_only(item)?;
-            if let Some(cal) = item.calendar_mut() {
-                cal.is_all_day = *b;
-            }
-        }
-        PropValue::FreeBusy(f) => {
-            calendar_only(item)?;
-            if let Some(cal) = item.calendar_mut() {
-                cal.free_busy = *f;
-            }
-        }
+        PropValue::Uid(uid) => calendar_to_set(item, path, occurrence)?.uid = uid.clone(),
+        PropValue::Start(t) => calendar_to_set(item, path, false)?.start = *t,
+        PropValue::End(t) => calendar_to_set(item, path, false)?.end = *t,
+        PropValue::IsAllDay(b) => calendar_to_set(item, path, false)?.is_all_day = *b,
+        PropValue::FreeBusy(f) => calendar_to_set(item, path, false)?.free_busy = *f,
         PropValue::Location(l) => {
-            calendar_only(item)?;
-            if let Some(cal) = item.calendar_mut() {
-                cal.location = Some(l.clone());
-            }
+            calendar_to_set(item, path, false)?.location = Some(l.clone());
         }
         PropValue::Attendees(list, attendees) => {
-            calendar_only(item)?;
-            if let Some(cal) = item.calendar_mut() {
-                *cal.attendees_mut(*list) = attendees.clone();
-            }
+            *calendar_to_set(item, path, false)?.attendees_mut(*list) = attendees.clone();
         }
         PropValue::Recurrence(r) => {
-            calendar_only(item)?;
-            if occurrence {
-                return Err(read_only(&prop.path));
-            }
-            if let Some(cal) = item.calendar_mut() {
-                cal.recurrence = Some(r.clone());
-                cal.item_type = CalendarItemType::RecurringMaster;
-            }
+            let cal = calendar_to_set(item, path, occurrence)?;
+            cal.recurrence = Some(r.clone());
+            cal.item_type = CalendarItemType::RecurringMaster;
         }
         PropValue::StartTimeZone(z) => {
-            calendar_only(item)?;
-            if occurrence {
-                return Err(read_only(&prop.path));
-            }
-            if let Some(cal) = item.calendar_mut() {
-                cal.start_zone = z.clone();
-                // Exchange 2007's MeetingTimeZone names both ends.
-                if prop.path == PropPath::Field("calendar:MeetingTimeZone") {
-                    cal.end_zone = z.clone();
-                }
-            }
-        }
-        PropValue::EndTimeZone(z) => {
-            calendar_only(item)?;
-            if let Some(cal) = item.calendar_mut() {
+            let cal = calendar_to_set(item, path, occurrence)?;
+            cal.start_zone = z.clone();
+            // Exchange 2007's MeetingTimeZone names both ends.
+            if *path == PropPath::Field("calendar:MeetingTimeZone") {
                 cal.end_zone = z.clone();
             }
         }
+        PropValue::EndTimeZone(z) => calendar_to_set(item, path, false)?.end_zone = z.clone(),
         PropValue::ToRecipients(to) => match &mut item.kind {
             ItemKind::Message(m) => m.to = to.clone(),
-            _ => return Err(not_for(item, &prop.path)),
+            _ => return Err(not_for(&item.item_class, path)),
         },
         PropValue::From(from) => match &mut item.kind {
             ItemKind::Message(m) => m.from = Some(from.clone()),
-            _ => return Err(not_for(item, &prop.path)),
+            _ => return Err(not_for(&item.item_class, path)),
         },
         PropValue::IsRead(read) => match &mut item.kind {
             ItemKind::Message(m) => m.is_read = *read,
             ItemKind::MeetingMessage(m) => m.is_read = *read,
-            _ => return Err(not_for(item, &prop.path)),
+            _ => return Err(not_for(&item.item_class, path)),
         },
     }
     Ok(())

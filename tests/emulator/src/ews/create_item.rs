@@ -18,11 +18,11 @@
 use super::context::{Need, OpContext, OpError};
 use super::dom::{Element, MESSAGES_NS, TYPES_NS};
 use super::fault::{EwsFault, ResponseError};
-use super::writer::{OpResponse, ResponseBuilder, ResponseClass, XmlWriter};
+use super::writer::{OpResponse, ResponseBuilder, XmlWriter, write_items, write_no_items};
 use crate::calendar::Store;
 use crate::calendar::item::{EmailAddress, FolderKind, ItemKind};
 use crate::calendar::meetings::{MeetingChange, deliver, new_uid, prepare_new_calendar_item};
-use crate::calendar::parse::{ItemElement, ParseError, TimeContext, parse_item};
+use crate::calendar::parse::{ItemElement, TimeContext, parse_item};
 use crate::calendar::render::folder_kind;
 use crate::calendar::service::{build_item, finalize_calendar};
 use crate::seed::FolderName;
@@ -109,21 +109,7 @@ pub fn handle(cx: &mut OpContext<'_>, op: &Element) -> Result<OpResponse, EwsFau
             .clone()
             .map_err(OpError::Item)
             .and_then(|time| create_one(cx, item_el, folder_id, invitations, disposition, &time));
-        match result {
-            Ok(xml) => {
-                response.success(|w| {
-                    w.start("m:Items", &[]);
-                    w.raw(&xml);
-                    w.end("m:Items");
-                });
-            }
-            Err(OpError::Fault(f)) => return Err(f),
-            Err(OpError::Item(e)) => {
-                response.failure(ResponseClass::Error, &e, |w| {
-                    w.empty("m:Items", &[]);
-                });
-            }
-        }
+        response.outcome(result, |w, xml| write_items(w, &xml), write_no_items)?;
     }
     Ok(response.finish())
 }
@@ -177,13 +163,6 @@ fn send_message(
             .insert(FolderKind::SentItems, item, now);
     }
     Ok(String::new())
-}
-
-fn parse_error(e: ParseError) -> OpError {
-    match e {
-        ParseError::Fault(f) => OpError::Fault(f),
-        ParseError::Item(e) => OpError::Item(e),
-    }
 }
 
 fn create_one(
@@ -269,7 +248,7 @@ fn create_one(
         .into());
     }
     cx.require(&folder, Need::CreateItems)?;
-    let props = parse_item(item_el, element, time).map_err(parse_error)?;
+    let props = parse_item(item_el, element, time)?;
     let now = cx.now;
     let mut item = build_item(element, &props, now)?;
     item.creator = Some(cx.caller.acting_mailbox().to_owned());

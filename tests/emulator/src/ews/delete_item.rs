@@ -13,14 +13,11 @@
 //!   `deleteitem-batch-response-itemnotfound.xml`); a malformed id `ErrorInvalidIdMalformed`;
 //!   the caller needs `DeleteItems` (all, or own items) on the folder.
 
-use super::context::{FolderRef, Need, OpContext, OpError};
+use super::context::{Need, OpContext, OpError};
 use super::dom::{Element, MESSAGES_NS, TYPES_NS};
 use super::fault::{EwsFault, ResponseError};
-use super::writer::{OpResponse, ResponseBuilder, ResponseClass};
-use crate::calendar::render::folder_name;
-use crate::calendar::service::{
-    Notify, can_see, folder_rights, item_not_found, remove_item, resolve_item_element, view_of,
-};
+use super::writer::{OpResponse, ResponseBuilder};
+use crate::calendar::service::{Notify, locate_for_change, remove_item};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum DeleteType {
@@ -83,15 +80,8 @@ pub fn handle(cx: &mut OpContext<'_>, op: &Element) -> Result<OpResponse, EwsFau
         if id_el.namespace != TYPES_NS {
             return Err(EwsFault::unexpected_child(ids_el, id_el));
         }
-        match delete_one(cx, id_el, delete_type, cancellations) {
-            Ok(()) => {
-                response.success(|_| {});
-            }
-            Err(OpError::Fault(f)) => return Err(f),
-            Err(OpError::Item(e)) => {
-                response.failure(ResponseClass::Error, &e, |_| {});
-            }
-        }
+        let result = delete_one(cx, id_el, delete_type, cancellations);
+        response.outcome(result, |_, ()| {}, |_| {})?;
     }
     Ok(response.finish())
 }
@@ -102,27 +92,7 @@ fn delete_one(
     delete_type: DeleteType,
     cancellations: Option<&str>,
 ) -> Result<(), OpError> {
-    let store = &cx.state.calendar;
-    let located = resolve_item_element(store, id_el)?;
-    let entry = view_of(store, &located).ok_or_else(item_not_found)?;
-    let rights = folder_rights(cx, &located.mailbox, entry.item.folder);
-    if !can_see(&entry.item, &rights) {
-        return Err(item_not_found().into());
-    }
-    let own = entry
-        .item
-        .creator
-        .as_deref()
-        .is_some_and(|c| c.eq_ignore_ascii_case(cx.caller.acting_mailbox()));
-    if let Some(name) = folder_name(entry.item.folder) {
-        cx.require(
-            &FolderRef {
-                mailbox: located.mailbox.clone(),
-                folder: name,
-            },
-            Need::DeleteItems { own },
-        )?;
-    }
+    let (located, entry) = locate_for_change(cx, id_el, |own| Need::DeleteItems { own })?;
     let calendar = entry.item.calendar().cloned();
     if calendar.is_some() && cancellations.is_none() {
         return Err(ResponseError::new(

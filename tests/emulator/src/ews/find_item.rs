@@ -29,7 +29,7 @@ use jiff::{Span, Timestamp};
 use super::context::{Need, OpContext, OpError};
 use super::dom::{Element, MESSAGES_NS, TYPES_NS};
 use super::fault::{EwsFault, ResponseError};
-use super::writer::{OpResponse, ResponseBuilder, ResponseClass, XmlWriter};
+use super::writer::{OpResponse, ResponseBuilder, XmlWriter};
 use crate::calendar::datetime::parse_xs_datetime;
 use crate::calendar::item::{FolderKind, Item};
 use crate::calendar::render::{RenderContext, folder_kind, write_item};
@@ -269,17 +269,14 @@ pub fn handle(cx: &mut OpContext<'_>, op: &Element) -> Result<OpResponse, EwsFau
     let request = parse_request(op)?;
     let mut response = ResponseBuilder::new("FindItem");
     for folder_el in &request.folders {
-        match find_in_folder(cx, &request, folder_el) {
-            Ok(xml) => {
-                response.success(|w| {
-                    w.raw(&xml);
-                });
-            }
-            Err(OpError::Fault(f)) => return Err(f),
-            Err(OpError::Item(e)) => {
-                response.failure(ResponseClass::Error, &e, |_| {});
-            }
-        }
+        let result = find_in_folder(cx, &request, folder_el);
+        response.outcome(
+            result,
+            |w, xml| {
+                w.raw(&xml);
+            },
+            |_| {},
+        )?;
     }
     Ok(response.finish())
 }

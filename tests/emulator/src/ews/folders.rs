@@ -9,6 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use sha2::Digest as _;
 
 use crate::seed::FolderName;
+use crate::util::guid_string;
 
 /// Every value of the schema's `DistinguishedFolderIdNameType`.
 pub const DISTINGUISHED_FOLDER_NAMES: &[&str] = &[
@@ -75,18 +76,6 @@ fn guid_bytes(guid: &str) -> Option<[u8; 16]> {
     Some(out)
 }
 
-fn guid_string(b: &[u8]) -> String {
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
-}
-
 /// The folder id of `folder` in the mailbox with primary address `mailbox`.
 pub fn encode_folder_id(mailbox: &str, folder: FolderName) -> String {
     let guid = crate::directory::mailbox_guid(&crate::seed::Mailbox {
@@ -108,7 +97,8 @@ pub fn decode_folder_id(id: &str) -> Option<(String, FolderName)> {
         return None;
     }
     let name = std::str::from_utf8(&rest[17..]).ok()?;
-    Some((guid_string(&rest[..16]), FolderName::from_id(name)?))
+    let guid: &[u8; 16] = rest[..16].try_into().ok()?;
+    Some((guid_string(guid), FolderName::from_id(name)?))
 }
 
 /// A stable change key for a folder.

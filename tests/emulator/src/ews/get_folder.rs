@@ -130,20 +130,16 @@ pub fn handle(cx: &mut OpContext<'_>, op: &Element) -> Result<OpResponse, EwsFau
                 .map(|r| (f, r))
                 .map_err(OpError::Item)
         });
-        match resolved {
-            Ok((folder, rights)) => {
+        out.outcome(
+            resolved,
+            |w, (folder, rights)| {
                 let count = folder_item_count(cx, &folder.mailbox, folder.folder);
-                out.success(|w| {
-                    w.start("m:Folders", &[]);
-                    write_folder(w, &folder, rights, &shape, cx.version, count);
-                    w.end("m:Folders");
-                });
-            }
-            Err(OpError::Item(e)) => {
-                out.error(&e);
-            }
-            Err(OpError::Fault(f)) => return Err(f),
-        }
+                w.start("m:Folders", &[]);
+                write_folder(w, &folder, rights, &shape, cx.version, count);
+                w.end("m:Folders");
+            },
+            |_| {},
+        )?;
     }
     Ok(out.finish())
 }

@@ -11,7 +11,7 @@
 use super::context::{OpContext, OpError};
 use super::dom::{Element, MESSAGES_NS, TYPES_NS};
 use super::fault::{EwsFault, ResponseError};
-use super::writer::{OpResponse, ResponseBuilder, ResponseClass};
+use super::writer::{OpResponse, ResponseBuilder, write_items, write_no_items};
 use crate::calendar::ids::ItemRef;
 use crate::calendar::render::{RenderContext, write_item};
 use crate::calendar::service::{
@@ -50,22 +50,8 @@ pub fn handle(cx: &mut OpContext<'_>, op: &Element) -> Result<OpResponse, EwsFau
         let result = shape
             .clone()
             .map_err(OpError::Item)
-            .and_then(|shape| get_one(cx, id_el, &shape).map(|xml| (xml, shape)));
-        match result {
-            Ok((xml, _)) => {
-                response.success(|w| {
-                    w.start("m:Items", &[]);
-                    w.raw(&xml);
-                    w.end("m:Items");
-                });
-            }
-            Err(OpError::Fault(f)) => return Err(f),
-            Err(OpError::Item(e)) => {
-                response.failure(ResponseClass::Error, &e, |w| {
-                    w.empty("m:Items", &[]);
-                });
-            }
-        }
+            .and_then(|shape| get_one(cx, id_el, &shape));
+        response.outcome(result, |w, xml| write_items(w, &xml), write_no_items)?;
     }
     Ok(response.finish())
 }

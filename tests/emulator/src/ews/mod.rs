@@ -523,16 +523,7 @@ fn pre_processing_fault(action: &FaultAction, op: &str) -> Option<Reply> {
             status,
             retry_after,
             body,
-        } => {
-            let mut r = match body {
-                Some(b) => Reply::new(*status, "text/html; charset=utf-8", b.clone()),
-                None => Reply::empty(*status),
-            };
-            if let Some(s) = retry_after {
-                r = r.header("Retry-After", s.to_string());
-            }
-            Some(r)
-        }
+        } => Some(Reply::injected_status(*status, *retry_after, body.clone())),
         FaultAction::ResetBefore => Some(Reply::reset()),
         _ => None,
     }

@@ -28,7 +28,7 @@ use std::collections::HashSet;
 use super::context::{Need, OpContext, OpError};
 use super::dom::{Element, MESSAGES_NS, TYPES_NS};
 use super::fault::{EwsFault, ResponseError};
-use super::writer::{OpResponse, ResponseBuilder, ResponseClass, XmlWriter};
+use super::writer::{OpResponse, ResponseBuilder, XmlWriter};
 use crate::calendar::ids::ItemRef;
 use crate::calendar::ids::encode_change_key;
 use crate::calendar::mailbox::SyncChange;
@@ -155,20 +155,17 @@ fn parse_request(op: &Element) -> Result<Request<'_>, EwsFault> {
 pub fn handle(cx: &mut OpContext<'_>, op: &Element) -> Result<OpResponse, EwsFault> {
     let request = parse_request(op)?;
     let mut response = ResponseBuilder::new("SyncFolderItems");
-    match sync(cx, &request) {
-        Ok(xml) => {
-            response.success(|w| {
-                w.raw(&xml);
-            });
-        }
-        Err(OpError::Fault(f)) => return Err(f),
-        Err(OpError::Item(e)) => {
-            response.failure(ResponseClass::Error, &e, |w| {
-                w.empty("m:SyncState", &[]);
-                w.leaf("m:IncludesLastItemInRange", "true");
-            });
-        }
-    }
+    let on_error = |w: &mut XmlWriter| {
+        w.empty("m:SyncState", &[]);
+        w.leaf("m:IncludesLastItemInRange", "true");
+    };
+    response.outcome(
+        sync(cx, &request),
+        |w, xml| {
+            w.raw(&xml);
+        },
+        on_error,
+    )?;
     Ok(response.finish())
 }
 

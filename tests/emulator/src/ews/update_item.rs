@@ -29,16 +29,14 @@
 use super::context::{Need, OpContext, OpError};
 use super::dom::{Element, MESSAGES_NS, TYPES_NS};
 use super::fault::{EwsFault, ResponseError};
-use super::writer::{OpResponse, ResponseBuilder, ResponseClass, XmlWriter};
+use super::writer::{OpResponse, ResponseBuilder, XmlWriter, write_items, write_no_items};
 use crate::calendar::Store;
 use crate::calendar::ids::{ItemRef, decode_change_key};
 use crate::calendar::item::{Item, ItemKind};
-use crate::calendar::parse::{
-    ItemElement, ParseError, ParsedProp, PropPath, TimeContext, parse_item,
-};
+use crate::calendar::parse::{ItemElement, ParsedProp, PropPath, TimeContext, parse_item};
 use crate::calendar::service::{
-    Notify, append_prop, can_see, delete_prop, folder_rights, item_not_found, resolve_item_element,
-    save_update, set_prop, view_of,
+    Notify, append_prop, delete_prop, item_not_found, locate_for_change, save_update, set_prop,
+    view_of,
 };
 use crate::calendar::shape::{parse_extended_field_uri, parse_field_uri};
 
@@ -145,33 +143,15 @@ pub fn handle(cx: &mut OpContext<'_>, op: &Element) -> Result<OpResponse, EwsFau
             .clone()
             .map_err(OpError::Item)
             .and_then(|time| update_one(cx, change, &options, &time));
-        match result {
-            Ok((xml, conflicts)) => {
-                response.success(|w| {
-                    w.start("m:Items", &[]);
-                    w.raw(&xml);
-                    w.end("m:Items");
-                    w.start("m:ConflictResults", &[]);
-                    w.leaf("t:Count", &conflicts.to_string());
-                    w.end("m:ConflictResults");
-                });
-            }
-            Err(OpError::Fault(f)) => return Err(f),
-            Err(OpError::Item(e)) => {
-                response.failure(ResponseClass::Error, &e, |w| {
-                    w.empty("m:Items", &[]);
-                });
-            }
-        }
+        let success = |w: &mut XmlWriter, (xml, conflicts): (String, usize)| {
+            write_items(w, &xml);
+            w.start("m:ConflictResults", &[]);
+            w.leaf("t:Count", &conflicts.to_string());
+            w.end("m:ConflictResults");
+        };
+        response.outcome(result, success, write_no_items)?;
     }
     Ok(response.finish())
-}
-
-fn parse_error(e: ParseError) -> OpError {
-    match e {
-        ParseError::Fault(f) => OpError::Fault(f),
-        ParseError::Item(e) => OpError::Item(e),
-    }
 }
 
 fn parse_path(el: &Element) -> Result<PropPath, OpError> {
@@ -229,7 +209,7 @@ fn parse_updates(updates_el: &Element, time: &TimeContext) -> Result<Vec<Update>
             | "MeetingCancellation" => ItemElement::Message,
             _ => return Err(EwsFault::unexpected_child(update, item_el).into()),
         };
-        let props: Vec<ParsedProp> = parse_item(item_el, element, time).map_err(parse_error)?;
+        let props: Vec<ParsedProp> = parse_item(item_el, element, time)?;
         let [prop] = props.as_slice() else {
             return Err(ResponseError::new(
                 "ErrorIncorrectUpdatePropertyCount",
@@ -325,27 +305,8 @@ fn update_one(
         .get(1)
         .filter(|u| u.is(TYPES_NS, "Updates"))
         .ok_or_else(|| EwsFault::missing_child(change, TYPES_NS, "Updates"))?;
+    let (located, entry) = locate_for_change(cx, id_el, |own| Need::EditItems { own })?;
     let store = &cx.state.calendar;
-    let located = resolve_item_element(store, id_el)?;
-    let entry = view_of(store, &located).ok_or_else(item_not_found)?;
-    let rights = folder_rights(cx, &located.mailbox, entry.item.folder);
-    if !can_see(&entry.item, &rights) {
-        return Err(item_not_found().into());
-    }
-    let own = entry
-        .item
-        .creator
-        .as_deref()
-        .is_some_and(|c| c.eq_ignore_ascii_case(cx.caller.acting_mailbox()));
-    if let Some(name) = crate::calendar::render::folder_name(entry.item.folder) {
-        cx.require(
-            &super::context::FolderRef {
-                mailbox: located.mailbox.clone(),
-                folder: name,
-            },
-            Need::EditItems { own },
-        )?;
-    }
     let is_calendar = entry.item.calendar().is_some();
     if is_calendar && options.send.is_none() {
         return Err(ResponseError::new(

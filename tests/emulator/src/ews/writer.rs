@@ -6,43 +6,48 @@
 //! [`envelope`] wraps a response body in a SOAP 1.1 envelope with the `ServerVersionInfo` header
 //! Exchange Online sends.
 
+use std::borrow::Cow;
+
+use super::context::OpError;
 use super::dom::{MESSAGES_NS, SOAP_NS, TYPES_NS};
-use super::fault::{MessageXml, ResponseError};
+use super::fault::{EwsFault, MessageXml, ResponseError};
 
 /// Escapes character data (`&`, `<`, `>`).
-pub fn escape_text(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.contains(['&', '<', '>']) {
-        return s.into();
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            c => out.push(c),
-        }
-    }
-    out.into()
+pub fn escape_text(s: &str) -> Cow<'_, str> {
+    escape(s, false)
 }
 
 /// Escapes an attribute value (quotes and whitespace characters as well).
-pub fn escape_attr(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.contains(['&', '<', '>', '"', '\'', '\n', '\r', '\t']) {
+pub fn escape_attr(s: &str) -> Cow<'_, str> {
+    escape(s, true)
+}
+
+/// The reference that stands for `c`, if it must be escaped in text or, with `in_attribute`,
+/// in an attribute value.
+fn reference(c: char, in_attribute: bool) -> Option<&'static str> {
+    match c {
+        '&' => Some("&amp;"),
+        '<' => Some("&lt;"),
+        '>' => Some("&gt;"),
+        _ if !in_attribute => None,
+        '"' => Some("&quot;"),
+        '\'' => Some("&apos;"),
+        '\n' => Some("&#xA;"),
+        '\r' => Some("&#xD;"),
+        '\t' => Some("&#x9;"),
+        _ => None,
+    }
+}
+
+fn escape(s: &str, in_attribute: bool) -> Cow<'_, str> {
+    if !s.contains(|c| reference(c, in_attribute).is_some()) {
         return s.into();
     }
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\n' => out.push_str("&#xA;"),
-            '\r' => out.push_str("&#xD;"),
-            '\t' => out.push_str("&#x9;"),
-            c => out.push(c),
+        match reference(c, in_attribute) {
+            Some(r) => out.push_str(r),
+            None => out.push(c),
         }
     }
     out.into()
@@ -301,6 +306,23 @@ impl ResponseBuilder {
         self.failure(ResponseClass::Error, err, |_| {})
     }
 
+    /// The message of one element of a request from the element's result: a success with what
+    /// `success` writes from the value, or an `Error` message with what `on_error` writes
+    /// (e.g. an empty `m:Items`). A fault of the whole request is returned instead.
+    pub fn outcome<T>(
+        &mut self,
+        result: Result<T, OpError>,
+        success: impl FnOnce(&mut XmlWriter, T),
+        on_error: impl FnOnce(&mut XmlWriter),
+    ) -> Result<(), EwsFault> {
+        match result {
+            Ok(value) => self.success(|w| success(w, value)),
+            Err(OpError::Item(e)) => self.failure(ResponseClass::Error, &e, on_error),
+            Err(OpError::Fault(f)) => return Err(f),
+        };
+        Ok(())
+    }
+
     /// Closes the response.
     pub fn finish(mut self) -> OpResponse {
         self.w.end("m:ResponseMessages");
@@ -311,6 +333,18 @@ impl ResponseBuilder {
             first_code: self.first_code,
         }
     }
+}
+
+/// `m:Items` holding one item's XML (the success body of CreateItem, GetItem, UpdateItem).
+pub fn write_items(w: &mut XmlWriter, item_xml: &str) {
+    w.start("m:Items", &[]);
+    w.raw(item_xml);
+    w.end("m:Items");
+}
+
+/// An empty `m:Items` (their error body).
+pub fn write_no_items(w: &mut XmlWriter) {
+    w.empty("m:Items", &[]);
 }
 
 /// Writes a `MessageXml` element (`m:MessageXml` in messages, `t:MessageXml` in faults) unless
@@ -349,6 +383,10 @@ mod tests {
             w.as_str(),
             "<t:A x=\"a&quot;&lt;b&gt;&amp;&apos;&#xA;\">1 &lt; 2 &amp; 3 &gt; 2</t:A>"
         );
+        // Quotes and whitespace stay as they are in text; nothing to escape borrows.
+        assert_eq!(escape_text("a\"'\n\r\t<"), "a\"'\n\r\t&lt;");
+        assert_eq!(escape_attr("\r\t"), "&#xD;&#x9;");
+        assert!(matches!(escape_attr("plain"), Cow::Borrowed("plain")));
     }
 
     #[test]

@@ -140,13 +140,7 @@ pub async fn handle(
                 retry_after,
                 body,
             } => {
-                let mut r = match body {
-                    Some(b) => Reply::new(status, "text/html; charset=utf-8", b),
-                    None => Reply::empty(status),
-                };
-                if let Some(s) = retry_after {
-                    r = r.header("Retry-After", s.to_string());
-                }
+                let r = Reply::injected_status(status, retry_after, body);
                 entry.http_status = status;
                 shared.lock().log.push(entry);
                 return r;
