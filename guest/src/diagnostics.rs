@@ -290,7 +290,7 @@ mod tests {
     use crate::auth::token::AccessToken;
     use crate::config::keys;
     use crate::platform::{CachedToken, ConfigReadError, ConflictBehaviour, SyncMode};
-    use crate::testing::TestPlatform;
+    use crate::testing::{TestPlatform, app_only, delegated};
 
     fn person(email: &str, sync_url: &str) -> Person {
         Person {
@@ -442,19 +442,6 @@ mod tests {
             panic!()
         };
         get_folder::parse_folder(&get_folder::single_message(&r).unwrap()).unwrap()
-    }
-
-    fn app_only() -> Access {
-        Access::AppOnly {
-            app_id: "00001111-aaaa-2222-bbbb-3333cccc4444".into(),
-        }
-    }
-
-    fn delegated() -> Access {
-        Access::Delegated {
-            app_id: "00001111-aaaa-2222-bbbb-3333cccc4444".into(),
-            user: "svc-rooms@contoso.com".into(),
-        }
     }
 
     const FULL: &[u8] =

@@ -39,6 +39,9 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use crate::auth::token::Secret;
+use crate::auth::{AuthContext, form};
+use crate::config::{RawSettings, Settings, keys};
+use crate::ews::Access;
 use crate::platform::{
     CachedToken, CertificateError, ConfigReadError, HttpRequest, HttpResponse, Level, Person,
     Platform, SecretError, Signature, TransportError, TransportKind,
@@ -96,6 +99,60 @@ impl TestPlatform {
     /// The logged messages.
     pub fn logged(&self) -> Vec<String> {
         self.logs.borrow().iter().map(|(_, m)| m.clone()).collect()
+    }
+
+    /// The form fields of the `index`-th request sent (a token request).
+    pub fn sent_form(&self, index: usize) -> SentForm {
+        let body = std::str::from_utf8(&self.requests[index].body).expect("a UTF-8 form");
+        SentForm(form::decode(body).expect("a well-formed form"))
+    }
+}
+
+/// The fields of a form the code under test sent.
+#[derive(Debug, Clone)]
+pub struct SentForm(pub Vec<(String, String)>);
+
+impl SentForm {
+    /// The value of the field `name`, if it was sent.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The app id (`ExchangeAppId`) of the unit tests.
+pub const APP_ID: &str = "00001111-aaaa-2222-bbbb-3333cccc4444";
+
+/// Validated settings of tenant `contoso.onmicrosoft.com` and [`APP_ID`], plus `extra` (the
+/// keys of a sign-in mode).
+pub fn settings(extra: &[(&'static str, &str)]) -> Settings {
+    let mut pairs = vec![
+        (keys::TENANT_ID, "contoso.onmicrosoft.com"),
+        (keys::APP_ID, APP_ID),
+    ];
+    pairs.extend_from_slice(extra);
+    RawSettings::from_pairs(&pairs).validate().unwrap()
+}
+
+/// The sign-in context of [`settings`] for EWS in Exchange Online.
+pub fn auth_context(extra: &[(&'static str, &str)]) -> AuthContext {
+    AuthContext::new(&settings(extra), "https://outlook.office365.com")
+}
+
+/// App-only access of [`APP_ID`].
+pub fn app_only() -> Access {
+    Access::AppOnly {
+        app_id: APP_ID.into(),
+    }
+}
+
+/// Delegated access of [`APP_ID`] as the service user `svc-rooms@contoso.com`.
+pub fn delegated() -> Access {
+    Access::Delegated {
+        app_id: APP_ID.into(),
+        user: "svc-rooms@contoso.com".into(),
     }
 }
 

@@ -98,21 +98,14 @@ mod tests {
     use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 
     use super::*;
-    use crate::auth::form as form_codec;
-    use crate::config::{Credential, RawSettings, keys};
+    use crate::config::{Credential, keys};
     use crate::platform::{CertificateError, Signature};
-    use crate::testing::TestPlatform;
+    use crate::testing::{TestPlatform, settings};
 
     const THUMBPRINT: &str = "332459433B54FC0C2185F75A618FD3C83C7B9584";
 
     fn ctx() -> (AuthContext, Thumbprint) {
-        let settings = RawSettings::from_pairs(&[
-            (keys::TENANT_ID, "contoso.onmicrosoft.com"),
-            (keys::APP_ID, "00001111-aaaa-2222-bbbb-3333cccc4444"),
-            (keys::CERT_THUMBPRINT, THUMBPRINT),
-        ])
-        .validate()
-        .unwrap();
+        let settings = settings(&[(keys::CERT_THUMBPRINT, THUMBPRINT)]);
         let Credential::Certificate(thumbprint) = settings.credential.clone() else {
             panic!()
         };
@@ -141,25 +134,15 @@ mod tests {
 
         let (asked_thumbprint, signed_data) = platform.signed.borrow()[0].clone();
         assert_eq!(asked_thumbprint, THUMBPRINT);
-        let sent = &platform.requests[0];
-        let pairs = form_codec::decode(std::str::from_utf8(&sent.body).unwrap()).unwrap();
-        let get = |name: &str| {
-            pairs
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.clone())
-        };
-        assert_eq!(get("grant_type").as_deref(), Some("client_credentials"));
+        let form = platform.sent_form(0);
+        assert_eq!(form.get("grant_type"), Some("client_credentials"));
+        assert_eq!(form.get("client_assertion_type"), Some(ASSERTION_TYPE));
         assert_eq!(
-            get("client_assertion_type").as_deref(),
-            Some(ASSERTION_TYPE)
-        );
-        assert_eq!(
-            get("scope").as_deref(),
+            form.get("scope"),
             Some("https://outlook.office365.com/.default")
         );
-        assert_eq!(get("client_secret"), None);
-        let assertion = get("client_assertion").unwrap();
+        assert_eq!(form.get("client_secret"), None);
+        let assertion = form.get("client_assertion").unwrap();
         let parts: Vec<&str> = assertion.split('.').collect();
         assert_eq!(parts.len(), 3);
         assert_eq!(

@@ -28,18 +28,10 @@ pub fn request(platform: &mut dyn Platform, ctx: &AuthContext) -> Result<Issued,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::form;
-    use crate::config::RawSettings;
-    use crate::testing::TestPlatform;
+    use crate::testing::{APP_ID, TestPlatform, auth_context};
 
     fn ctx() -> AuthContext {
-        let settings = RawSettings::from_pairs(&[
-            (keys::TENANT_ID, "contoso.onmicrosoft.com"),
-            (keys::APP_ID, "00001111-aaaa-2222-bbbb-3333cccc4444"),
-        ])
-        .validate()
-        .unwrap();
-        AuthContext::new(&settings, "https://outlook.office365.com")
+        auth_context(&[])
     }
 
     #[test]
@@ -59,20 +51,14 @@ mod tests {
             Some("application/x-www-form-urlencoded")
         );
         assert_eq!(sent.header("accept"), Some("application/json"));
-        let pairs = form::decode(std::str::from_utf8(&sent.body).unwrap()).unwrap();
-        let get = |name: &str| {
-            pairs
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.as_str())
-        };
-        assert_eq!(get("grant_type"), Some("client_credentials"));
+        let form = platform.sent_form(0);
+        assert_eq!(form.get("grant_type"), Some("client_credentials"));
+        assert_eq!(form.get("client_id"), Some(APP_ID));
+        assert_eq!(form.get("client_secret"), Some("Qx8Q~a+b/c=d&e"));
         assert_eq!(
-            get("client_id"),
-            Some("00001111-aaaa-2222-bbbb-3333cccc4444")
+            form.get("scope"),
+            Some("https://outlook.office365.com/.default")
         );
-        assert_eq!(get("client_secret"), Some("Qx8Q~a+b/c=d&e"));
-        assert_eq!(get("scope"), Some("https://outlook.office365.com/.default"));
         assert!(platform.logged().iter().all(|line| !line.contains("Qx8Q")));
     }
 

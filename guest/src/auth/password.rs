@@ -98,32 +98,14 @@ pub fn request(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::form;
-    use crate::config::RawSettings;
     use crate::platform::HttpResponse;
-    use crate::testing::TestPlatform;
+    use crate::testing::{TestPlatform, auth_context};
 
     fn ctx() -> AuthContext {
-        let settings = RawSettings::from_pairs(&[
-            (keys::TENANT_ID, "contoso.onmicrosoft.com"),
-            (keys::APP_ID, "00001111-aaaa-2222-bbbb-3333cccc4444"),
+        auth_context(&[
             (keys::USE_IMPERSONATION, "false"),
             (keys::SERVICE_USER, "svc-rooms@contoso.com"),
         ])
-        .validate()
-        .unwrap();
-        AuthContext::new(&settings, "https://outlook.office365.com")
-    }
-
-    fn sent_pairs(platform: &TestPlatform, index: usize) -> Vec<(String, String)> {
-        form::decode(std::str::from_utf8(&platform.requests[index].body).unwrap()).unwrap()
-    }
-
-    fn value<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-        pairs
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
     }
 
     #[test]
@@ -133,15 +115,15 @@ mod tests {
             .secrets
             .insert(keys::SERVICE_PASSWORD.into(), "Pa$$ w0rd&=%".into());
         let _ = request(&mut platform, &ctx(), "svc-rooms@contoso.com", None, "key");
-        let pairs = sent_pairs(&platform, 0);
-        assert_eq!(value(&pairs, "grant_type"), Some("password"));
-        assert_eq!(value(&pairs, "username"), Some("svc-rooms@contoso.com"));
-        assert_eq!(value(&pairs, "password"), Some("Pa$$ w0rd&=%"));
+        let form = platform.sent_form(0);
+        assert_eq!(form.get("grant_type"), Some("password"));
+        assert_eq!(form.get("username"), Some("svc-rooms@contoso.com"));
+        assert_eq!(form.get("password"), Some("Pa$$ w0rd&=%"));
         assert_eq!(
-            value(&pairs, "scope"),
+            form.get("scope"),
             Some("https://outlook.office365.com/EWS.AccessAsUser.All offline_access")
         );
-        assert_eq!(value(&pairs, "client_secret"), None);
+        assert_eq!(form.get("client_secret"), None);
         assert!(platform.logged().iter().all(|l| !l.contains("w0rd")));
     }
 
@@ -162,11 +144,11 @@ mod tests {
         // No answer at all (no network in unit tests) is not a refusal: no fallback.
         assert!(matches!(error, Error::Transport(_)), "{error:?}");
         assert_eq!(platform.requests.len(), 1);
-        let pairs = sent_pairs(&platform, 0);
-        assert_eq!(value(&pairs, "grant_type"), Some("refresh_token"));
-        assert_eq!(value(&pairs, "refresh_token"), Some("r-old"));
+        let form = platform.sent_form(0);
+        assert_eq!(form.get("grant_type"), Some("refresh_token"));
+        assert_eq!(form.get("refresh_token"), Some("r-old"));
         assert_eq!(
-            value(&pairs, "scope"),
+            form.get("scope"),
             Some("https://outlook.office365.com/EWS.AccessAsUser.All offline_access")
         );
     }

@@ -433,20 +433,7 @@ mod tests {
 
     const URL: &str = "https://outlook.office365.com/EWS/Exchange.asmx";
 
-    use crate::testing::{ews_derived, ews_sample};
-
-    fn app_only() -> Access {
-        Access::AppOnly {
-            app_id: "00001111-aaaa-2222-bbbb-3333cccc4444".into(),
-        }
-    }
-
-    fn delegated() -> Access {
-        Access::Delegated {
-            app_id: "00001111-aaaa-2222-bbbb-3333cccc4444".into(),
-            user: "svc-rooms@contoso.com".into(),
-        }
-    }
+    use crate::testing::{app_only, delegated, ews_derived, ews_sample};
 
     fn answer(status: u16, body: &[u8]) -> HttpResponse {
         HttpResponse {
