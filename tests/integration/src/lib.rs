@@ -16,7 +16,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use exo_emulator::{Emulator, RunningEmulator, Seed};
+use exo_emulator::{Emulator, FaultAction, FaultEndpoint, FaultSpec, RunningEmulator, Seed};
 use rooms_sync_host::cli::{Output, run};
 use rooms_sync_host::log::LogSink;
 
@@ -244,6 +244,24 @@ impl TenantDir {
             Some(p) => self.run(&["check", "--json", "--person", p]).await,
             None => self.run(&["check", "--json"]).await,
         }
+    }
+}
+
+/// Asserts that `text` contains every one of `needles`, naming the first one missing.
+pub fn assert_has(text: &str, needles: &[&str]) {
+    for needle in needles {
+        assert!(text.contains(needle), "expected `{needle}` in: {text}");
+    }
+}
+
+/// A fault of the EWS endpoint that fires once, for any operation and mailbox.
+pub fn ews_fault(action: FaultAction) -> FaultSpec {
+    FaultSpec {
+        count: 1,
+        endpoint: FaultEndpoint::Ews,
+        operation: None,
+        mailbox: None,
+        action,
     }
 }
 

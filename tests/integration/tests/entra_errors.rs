@@ -4,7 +4,7 @@
 
 use rooms_sync_integration::{
     CLIENT_SECRET, Mode, PUBLIC_APP, Run, SECRET_APP, SERVICE_PASSWORD, SERVICE_USER, TenantDir,
-    World,
+    World, assert_has,
 };
 
 /// Runs the sync test of Alice and returns the run after checking the shape
@@ -38,12 +38,6 @@ async fn failed_sign_in(world: &World, tenant: &TenantDir) -> (Run, String, Stri
         .expect("a red check has a fix")
         .to_string();
     (run, message, fix)
-}
-
-fn assert_has(text: &str, needles: &[&str]) {
-    for needle in needles {
-        assert!(text.contains(needle), "expected `{needle}` in: {text}");
-    }
 }
 
 #[tokio::test]

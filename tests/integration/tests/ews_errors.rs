@@ -4,8 +4,10 @@
 //! permissions, throttling and broken answers.
 
 use exo_emulator::seed::{AccessPolicy, FolderName, PermissionFlag, PolicyAccess};
-use exo_emulator::{ErrorShape, FaultAction, FaultEndpoint, FaultSpec};
-use rooms_sync_integration::{Mode, SECRET_APP, TENANT_ID, TenantDir, World};
+use exo_emulator::{ErrorShape, FaultAction};
+use rooms_sync_integration::{
+    Mode, SECRET_APP, TENANT_ID, TenantDir, World, assert_has, ews_fault,
+};
 
 /// Runs the sync test of `who` and returns its calendar check's message and
 /// fix after checking that sign-in was green and the run red.
@@ -23,22 +25,6 @@ async fn red_calendar(world: &World, tenant: &TenantDir, who: &str) -> (String, 
             .expect("a red check has a fix")
             .to_string(),
     )
-}
-
-fn assert_has(text: &str, needles: &[&str]) {
-    for needle in needles {
-        assert!(text.contains(needle), "expected `{needle}` in: {text}");
-    }
-}
-
-fn fault(action: FaultAction) -> FaultSpec {
-    FaultSpec {
-        count: 1,
-        endpoint: FaultEndpoint::Ews,
-        operation: None,
-        mailbox: None,
-        action,
-    }
 }
 
 /// The four causes a 403 with an empty body can have, as the fix names them.
@@ -169,22 +155,26 @@ async fn throttling_is_reported_with_the_server_s_back_off() {
     let world = World::start().await;
     let tenant = world.tenant("throttled", Mode::Secret, &[]);
     for shape in [ErrorShape::ResponseMessage, ErrorShape::SoapFault] {
-        world.emulator.inject_fault(fault(FaultAction::EwsError {
-            code: "ErrorServerBusy".into(),
-            message: None,
-            shape,
-            back_off_ms: Some(297_749),
-        }));
+        world
+            .emulator
+            .inject_fault(ews_fault(FaultAction::EwsError {
+                code: "ErrorServerBusy".into(),
+                message: None,
+                shape,
+                back_off_ms: Some(297_749),
+            }));
         let (message, fix) = red_calendar(&world, &tenant, "alice@contoso.com").await;
         assert_has(&message, &["ErrorServerBusy"]);
         assert_has(&fix, &["4 min 57 s"]);
         tenant.run(&["person", "remove", "alice@contoso.com"]).await;
     }
-    world.emulator.inject_fault(fault(FaultAction::HttpStatus {
-        status: 503,
-        retry_after: Some(120),
-        body: None,
-    }));
+    world
+        .emulator
+        .inject_fault(ews_fault(FaultAction::HttpStatus {
+            status: 503,
+            retry_after: Some(120),
+            body: None,
+        }));
     let (message, fix) = red_calendar(&world, &tenant, "bob@contoso.com").await;
     assert_has(&message, &["503"]);
     assert_has(&fix, &["2 min"]);
@@ -196,26 +186,30 @@ async fn broken_answers_are_refused_without_crashing() {
     let tenant = world.tenant("broken", Mode::Secret, &[]);
     world
         .emulator
-        .inject_fault(fault(FaultAction::MalformedBody));
+        .inject_fault(ews_fault(FaultAction::MalformedBody));
     let (message, _) = red_calendar(&world, &tenant, "alice@contoso.com").await;
     assert!(message.to_lowercase().contains("xml"), "{message}");
 
     world
         .emulator
-        .inject_fault(fault(FaultAction::TruncatedBody));
+        .inject_fault(ews_fault(FaultAction::TruncatedBody));
     let (_, fix) = red_calendar(&world, &tenant, "bob@contoso.com").await;
     assert!(!fix.is_empty());
 
-    world.emulator.inject_fault(fault(FaultAction::ResetBefore));
+    world
+        .emulator
+        .inject_fault(ews_fault(FaultAction::ResetBefore));
     let (message, _) = red_calendar(&world, &tenant, "room-berlin@contoso.com").await;
     assert!(message.to_lowercase().contains("connection"), "{message}");
 
     // A redirect is never followed: the check names it instead.
-    world.emulator.inject_fault(fault(FaultAction::HttpStatus {
-        status: 302,
-        retry_after: None,
-        body: None,
-    }));
+    world
+        .emulator
+        .inject_fault(ews_fault(FaultAction::HttpStatus {
+            status: 302,
+            retry_after: None,
+            body: None,
+        }));
     let (message, _) = red_calendar(&world, &tenant, "room-hamburg@contoso.com").await;
     assert!(message.to_lowercase().contains("redirect"), "{message}");
     // After all that the tenant still works.

@@ -6,30 +6,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use exo_emulator::{FaultAction, FaultEndpoint, FaultSpec, LogFilter};
+use exo_emulator::{FaultAction, LogFilter};
 use rooms_sync_host::certs::CertStore;
 use rooms_sync_host::http_policy::HttpLimits;
 use rooms_sync_host::log::LogSink;
 use rooms_sync_host::runtime::{RunLimits, Runtime, RuntimeOptions, locate_component};
 use rooms_sync_host::secrets::Secret;
 use rooms_sync_host::tenant::Tenant;
-use rooms_sync_integration::{CERT_APP, CLIENT_SECRET, Mode, SERVICE_PASSWORD, World, workspace};
-
-fn assert_has(text: &str, needles: &[&str]) {
-    for needle in needles {
-        assert!(text.contains(needle), "expected `{needle}` in: {text}");
-    }
-}
-
-fn latency(ms: u64) -> FaultSpec {
-    FaultSpec {
-        count: 1,
-        endpoint: FaultEndpoint::Ews,
-        operation: None,
-        mailbox: None,
-        action: FaultAction::Latency { ms },
-    }
-}
+use rooms_sync_integration::{
+    CERT_APP, CLIENT_SECRET, Mode, SERVICE_PASSWORD, World, assert_has, ews_fault, workspace,
+};
 
 #[tokio::test]
 async fn certificate_problems_are_told_apart() {
@@ -317,7 +303,9 @@ async fn limits_turn_into_red_checks_and_the_host_keeps_running() {
     assert_has(&reports[0].checks[0].message, &["memory cap"]);
 
     // A deadline shorter than Exchange's answer: the call is interrupted.
-    world.emulator.inject_fault(latency(1500));
+    world
+        .emulator
+        .inject_fault(ews_fault(FaultAction::Latency { ms: 1500 }));
     let hasty = runtime(RunLimits {
         call_deadline: Duration::from_millis(300),
         ..RunLimits::default()
@@ -327,7 +315,9 @@ async fn limits_turn_into_red_checks_and_the_host_keeps_running() {
     assert_has(&reports[0].checks[0].message, &["deadline"]);
 
     // A first-byte timeout shorter than Exchange's answer: a transport error.
-    world.emulator.inject_fault(latency(1500));
+    world
+        .emulator
+        .inject_fault(ews_fault(FaultAction::Latency { ms: 1500 }));
     let impatient = runtime(RunLimits {
         http: HttpLimits {
             first_byte_timeout: Duration::from_millis(300),
