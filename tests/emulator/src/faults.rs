@@ -109,6 +109,25 @@ fn one() -> u32 {
     1
 }
 
+impl FaultSpec {
+    /// A fault of `endpoint` that fires once, for any operation and mailbox. Narrow or repeat
+    /// it with struct update syntax: `FaultSpec { count: 3, ..FaultSpec::new(endpoint, action) }`.
+    pub fn new(endpoint: FaultEndpoint, action: FaultAction) -> Self {
+        Self {
+            count: 1,
+            endpoint,
+            operation: None,
+            mailbox: None,
+            action,
+        }
+    }
+
+    /// A fault of the EWS endpoint that fires once, for any operation and mailbox.
+    pub fn ews(action: FaultAction) -> Self {
+        Self::new(FaultEndpoint::Ews, action)
+    }
+}
+
 /// An active fault.
 #[derive(Debug, Clone, Serialize)]
 pub struct ActiveFault {

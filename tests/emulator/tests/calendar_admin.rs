@@ -5,22 +5,7 @@
 mod calendar_support;
 
 use calendar_support::*;
-use serde_json::{Value, json};
-
-async fn patch(
-    emu: &exo_emulator::RunningEmulator,
-    mailbox: &str,
-    id: &str,
-    body: Value,
-) -> Response {
-    admin(
-        emu,
-        "PATCH",
-        &format!("mailboxes/{mailbox}/items/{}", percent_encode(id)),
-        &body,
-    )
-    .await
-}
+use serde_json::json;
 
 #[tokio::test]
 async fn outlook_user_edits_a_series_with_exceptions_and_deleted_occurrences() {
@@ -68,7 +53,7 @@ async fn outlook_user_edits_a_series_with_exceptions_and_deleted_occurrences() {
             "2026-11-04T08:00:00Z"
         ]
     );
-    let exception = patch(&emu, ROOM, occurrences[1]["id"].as_str().unwrap(), json!({"subject": "Stand-up (moved)", "start": "2026-10-21T11:00:00Z", "end": "2026-10-21T11:15:00Z"})).await;
+    let exception = admin_patch(&emu, ROOM, occurrences[1]["id"].as_str().unwrap(), &json!({"subject": "Stand-up (moved)", "start": "2026-10-21T11:00:00Z", "end": "2026-10-21T11:15:00Z"})).await;
     assert_eq!(exception.status, 200, "{}", exception.text());
     assert_eq!(exception.json()["calendar"]["type"], "Exception");
     let deleted = admin(
@@ -100,12 +85,12 @@ async fn outlook_user_edits_a_series_with_exceptions_and_deleted_occurrences() {
     );
     assert_eq!(master["extended_properties"][0]["value"], "B-1");
     // Changing the series' time drops its exceptions, as Outlook warns.
-    let r = patch(&emu, ROOM, id, json!({"start": "2026-10-19T10:00:00", "end": "2026-10-19T10:15:00", "time_zone": "W. Europe Standard Time"})).await;
+    let r = admin_patch(&emu, ROOM, id, &json!({"start": "2026-10-19T10:00:00", "end": "2026-10-19T10:15:00", "time_zone": "W. Europe Standard Time"})).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["calendar"]["exceptions"], json!([]));
     assert_eq!(r.json()["calendar"]["deleted_occurrences"], json!([]));
     // Removing the recurrence makes it a single item.
-    let r = patch(&emu, ROOM, id, json!({"recurrence": null})).await;
+    let r = admin_patch(&emu, ROOM, id, &json!({"recurrence": null})).await;
     assert_eq!(r.json()["calendar"]["type"], "Single");
 }
 

@@ -336,13 +336,10 @@ async fn sync_folder_items_samples() {
         .await
         .xml();
     let state = first.text_of("SyncState");
-    let r = admin(
+    let r = admin_patch(
         &emu,
-        "PATCH",
-        &format!(
-            "mailboxes/{ALICE}/items/{}",
-            percent_encode(x["id"].as_str().unwrap())
-        ),
+        ALICE,
+        x["id"].as_str().unwrap(),
         &json!({"subject": "X2"}),
     )
     .await;

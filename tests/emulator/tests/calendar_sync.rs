@@ -190,11 +190,8 @@ async fn forged_foreign_expired_and_injected_states_are_refused() {
     );
     // The fault hook: the next state presented is invalid, once.
     emu.inject_fault(FaultSpec {
-        count: 1,
-        endpoint: Default::default(),
         operation: Some("SyncFolderItems".into()),
-        mailbox: None,
-        action: FaultAction::InvalidSyncState,
+        ..FaultSpec::ews(FaultAction::InvalidSyncState)
     });
     assert_invalid_state(
         &ews.call(&room, &sync_items(&cal, Some(&state), 512, ""))
@@ -271,22 +268,13 @@ async fn sync_reports_masters_not_occurrences_and_hides_private_items_from_deleg
         .as_str()
         .unwrap_or_else(|| panic!("{occurrences}"))
         .to_owned();
-    let r = admin(
-        &emu,
-        "PATCH",
-        &format!("mailboxes/{BOB}/items/{}", percent_encode(&second)),
-        &json!({"subject": "Changed once"}),
-    )
-    .await;
+    let r = admin_patch(&emu, BOB, &second, &json!({"subject": "Changed once"})).await;
     assert_eq!(r.status, 200, "{}", r.text());
     // A private item that becomes normal appears; one that becomes private disappears.
-    admin(
+    admin_patch(
         &emu,
-        "PATCH",
-        &format!(
-            "mailboxes/{BOB}/items/{}",
-            percent_encode(private["id"].as_str().unwrap())
-        ),
+        BOB,
+        private["id"].as_str().unwrap(),
         &json!({"sensitivity": "Normal"}),
     )
     .await;
@@ -294,13 +282,10 @@ async fn sync_reports_masters_not_occurrences_and_hides_private_items_from_deleg
     // The item existed before the state, so it comes as an update the client has not seen.
     assert_eq!(next.updates, ["Series", "Secret"]);
     assert!(next.creates.is_empty());
-    admin(
+    admin_patch(
         &emu,
-        "PATCH",
-        &format!(
-            "mailboxes/{BOB}/items/{}",
-            percent_encode(private["id"].as_str().unwrap())
-        ),
+        BOB,
+        private["id"].as_str().unwrap(),
         &json!({"sensitivity": "Private"}),
     )
     .await;
@@ -314,10 +299,8 @@ async fn more_than_five_concurrent_sync_calls_are_throttled() {
     let ews = Ews::new(&emu).await;
     emu.inject_fault(FaultSpec {
         count: 6,
-        endpoint: Default::default(),
         operation: Some("SyncFolderItems".into()),
-        mailbox: None,
-        action: FaultAction::Latency { ms: 1500 },
+        ..FaultSpec::ews(FaultAction::Latency { ms: 1500 })
     });
     let cal = folder("calendar", None);
     let calls = (0..6)

@@ -16,7 +16,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use exo_emulator::{Emulator, FaultAction, FaultEndpoint, FaultSpec, RunningEmulator, Seed};
+use exo_emulator::{Emulator, RunningEmulator, Seed};
 use rooms_sync_host::cli::{Output, run};
 use rooms_sync_host::log::LogSink;
 
@@ -251,17 +251,6 @@ impl TenantDir {
 pub fn assert_has(text: &str, needles: &[&str]) {
     for needle in needles {
         assert!(text.contains(needle), "expected `{needle}` in: {text}");
-    }
-}
-
-/// A fault of the EWS endpoint that fires once, for any operation and mailbox.
-pub fn ews_fault(action: FaultAction) -> FaultSpec {
-    FaultSpec {
-        count: 1,
-        endpoint: FaultEndpoint::Ews,
-        operation: None,
-        mailbox: None,
-        action,
     }
 }
 

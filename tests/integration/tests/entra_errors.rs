@@ -264,17 +264,14 @@ async fn delegated_sign_in_failures_name_the_account_and_the_fix() {
 #[tokio::test]
 async fn a_token_endpoint_that_answers_html_is_a_protocol_error_naming_the_status() {
     let world = World::start().await;
-    world.emulator.inject_fault(exo_emulator::FaultSpec {
-        count: 1,
-        endpoint: exo_emulator::FaultEndpoint::Token,
-        operation: None,
-        mailbox: None,
-        action: exo_emulator::FaultAction::HttpStatus {
+    world.emulator.inject_fault(exo_emulator::FaultSpec::new(
+        exo_emulator::FaultEndpoint::Token,
+        exo_emulator::FaultAction::HttpStatus {
             status: 502,
             retry_after: None,
             body: Some("<html><body>Bad Gateway</body></html>".into()),
         },
-    });
+    ));
     let tenant = world.tenant("proxy", Mode::Secret, &[]);
     let (_, message, _fix) = failed_sign_in(&world, &tenant).await;
     assert_has(&message, &["502"]);

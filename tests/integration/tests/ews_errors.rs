@@ -4,10 +4,8 @@
 //! permissions, throttling and broken answers.
 
 use exo_emulator::seed::{AccessPolicy, FolderName, PermissionFlag, PolicyAccess};
-use exo_emulator::{ErrorShape, FaultAction};
-use rooms_sync_integration::{
-    Mode, SECRET_APP, TENANT_ID, TenantDir, World, assert_has, ews_fault,
-};
+use exo_emulator::{ErrorShape, FaultAction, FaultSpec};
+use rooms_sync_integration::{Mode, SECRET_APP, TENANT_ID, TenantDir, World, assert_has};
 
 /// Runs the sync test of `who` and returns its calendar check's message and
 /// fix after checking that sign-in was green and the run red.
@@ -157,7 +155,7 @@ async fn throttling_is_reported_with_the_server_s_back_off() {
     for shape in [ErrorShape::ResponseMessage, ErrorShape::SoapFault] {
         world
             .emulator
-            .inject_fault(ews_fault(FaultAction::EwsError {
+            .inject_fault(FaultSpec::ews(FaultAction::EwsError {
                 code: "ErrorServerBusy".into(),
                 message: None,
                 shape,
@@ -170,7 +168,7 @@ async fn throttling_is_reported_with_the_server_s_back_off() {
     }
     world
         .emulator
-        .inject_fault(ews_fault(FaultAction::HttpStatus {
+        .inject_fault(FaultSpec::ews(FaultAction::HttpStatus {
             status: 503,
             retry_after: Some(120),
             body: None,
@@ -186,26 +184,26 @@ async fn broken_answers_are_refused_without_crashing() {
     let tenant = world.tenant("broken", Mode::Secret, &[]);
     world
         .emulator
-        .inject_fault(ews_fault(FaultAction::MalformedBody));
+        .inject_fault(FaultSpec::ews(FaultAction::MalformedBody));
     let (message, _) = red_calendar(&world, &tenant, "alice@contoso.com").await;
     assert!(message.to_lowercase().contains("xml"), "{message}");
 
     world
         .emulator
-        .inject_fault(ews_fault(FaultAction::TruncatedBody));
+        .inject_fault(FaultSpec::ews(FaultAction::TruncatedBody));
     let (_, fix) = red_calendar(&world, &tenant, "bob@contoso.com").await;
     assert!(!fix.is_empty());
 
     world
         .emulator
-        .inject_fault(ews_fault(FaultAction::ResetBefore));
+        .inject_fault(FaultSpec::ews(FaultAction::ResetBefore));
     let (message, _) = red_calendar(&world, &tenant, "room-berlin@contoso.com").await;
     assert!(message.to_lowercase().contains("connection"), "{message}");
 
     // A redirect is never followed: the check names it instead.
     world
         .emulator
-        .inject_fault(ews_fault(FaultAction::HttpStatus {
+        .inject_fault(FaultSpec::ews(FaultAction::HttpStatus {
             status: 302,
             retry_after: None,
             body: None,

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use exo_emulator::{FaultAction, LogFilter};
+use exo_emulator::{FaultAction, FaultSpec, LogFilter};
 use rooms_sync_host::certs::CertStore;
 use rooms_sync_host::http_policy::HttpLimits;
 use rooms_sync_host::log::LogSink;
@@ -14,7 +14,7 @@ use rooms_sync_host::runtime::{RunLimits, Runtime, RuntimeOptions, locate_compon
 use rooms_sync_host::secrets::Secret;
 use rooms_sync_host::tenant::Tenant;
 use rooms_sync_integration::{
-    CERT_APP, CLIENT_SECRET, Mode, SERVICE_PASSWORD, World, assert_has, ews_fault, workspace,
+    CERT_APP, CLIENT_SECRET, Mode, SERVICE_PASSWORD, World, assert_has, workspace,
 };
 
 #[tokio::test]
@@ -305,7 +305,7 @@ async fn limits_turn_into_red_checks_and_the_host_keeps_running() {
     // A deadline shorter than Exchange's answer: the call is interrupted.
     world
         .emulator
-        .inject_fault(ews_fault(FaultAction::Latency { ms: 1500 }));
+        .inject_fault(FaultSpec::ews(FaultAction::Latency { ms: 1500 }));
     let hasty = runtime(RunLimits {
         call_deadline: Duration::from_millis(300),
         ..RunLimits::default()
@@ -317,7 +317,7 @@ async fn limits_turn_into_red_checks_and_the_host_keeps_running() {
     // A first-byte timeout shorter than Exchange's answer: a transport error.
     world
         .emulator
-        .inject_fault(ews_fault(FaultAction::Latency { ms: 1500 }));
+        .inject_fault(FaultSpec::ews(FaultAction::Latency { ms: 1500 }));
     let impatient = runtime(RunLimits {
         http: HttpLimits {
             first_byte_timeout: Duration::from_millis(300),

@@ -254,14 +254,11 @@ async fn a_second_401_is_reported_not_retried_forever() {
     tenant.add_person(&world, "alice@contoso.com").await;
     world.emulator.inject_fault(exo_emulator::FaultSpec {
         count: 5,
-        endpoint: exo_emulator::FaultEndpoint::Ews,
-        operation: None,
-        mailbox: None,
-        action: exo_emulator::FaultAction::HttpStatus {
+        ..exo_emulator::FaultSpec::ews(exo_emulator::FaultAction::HttpStatus {
             status: 401,
             retry_after: None,
             body: None,
-        },
+        })
     });
     let run = tenant.check(None).await;
     assert_eq!(run.code, 1);

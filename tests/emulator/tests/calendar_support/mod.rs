@@ -82,6 +82,17 @@ pub async fn admin_create(emu: &RunningEmulator, mailbox: &str, item: Value) -> 
     r.json()
 }
 
+/// Changes an item through the admin API (as the mailbox's Outlook user).
+pub async fn admin_patch(emu: &RunningEmulator, mailbox: &str, id: &str, body: &Value) -> Response {
+    admin(
+        emu,
+        "PATCH",
+        &format!("mailboxes/{mailbox}/items/{}", percent_encode(id)),
+        body,
+    )
+    .await
+}
+
 /// Lists a mailbox folder's items through the admin API.
 pub async fn admin_items(emu: &RunningEmulator, mailbox: &str, folder: &str) -> Vec<Value> {
     let r = admin(

@@ -2,7 +2,7 @@
 //! (compared as trees, ignoring text and prefixes).
 
 use exo_emulator::seed::BusyShape;
-use exo_emulator::{FaultAction, FaultEndpoint, FaultSpec};
+use exo_emulator::{FaultAction, FaultSpec};
 
 use crate::support::*;
 
@@ -50,10 +50,7 @@ async fn soap_faults_match_the_real_samples() {
 
     emu.inject_fault(FaultSpec {
         count: 27,
-        endpoint: FaultEndpoint::Ews,
-        operation: None,
-        mailbox: None,
-        action: FaultAction::Latency { ms: 6000 },
+        ..FaultSpec::ews(FaultAction::Latency { ms: 6000 })
     });
     let emu = std::sync::Arc::new(emu);
     let mut held = Vec::new();

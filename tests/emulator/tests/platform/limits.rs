@@ -15,23 +15,13 @@ fn room_folder() -> String {
     )
 }
 
-fn fault_spec(action: FaultAction) -> FaultSpec {
-    FaultSpec {
-        count: 1,
-        endpoint: FaultEndpoint::Ews,
-        operation: None,
-        mailbox: None,
-        action,
-    }
-}
-
 #[tokio::test]
 async fn the_28th_concurrent_request_exceeds_the_connection_count() {
     let emu = Arc::new(start().await);
     let token = secret_token(&emu).await;
     emu.inject_fault(FaultSpec {
         count: 27,
-        ..fault_spec(FaultAction::Latency { ms: 6000 })
+        ..FaultSpec::ews(FaultAction::Latency { ms: 6000 })
     });
     let mut held = Vec::new();
     for _ in 0..27 {
@@ -124,7 +114,7 @@ async fn injected_ews_errors_and_http_statuses() {
     emu.inject_fault(FaultSpec {
         operation: Some("GetFolder".into()),
         mailbox: Some(ROOM.into()),
-        ..fault_spec(FaultAction::EwsError {
+        ..FaultSpec::ews(FaultAction::EwsError {
             code: "ErrorMailboxStoreUnavailable".into(),
             message: None,
             shape: ErrorShape::ResponseMessage,
@@ -154,7 +144,7 @@ async fn injected_ews_errors_and_http_statuses() {
         "fired once"
     );
 
-    emu.inject_fault(fault_spec(FaultAction::EwsError {
+    emu.inject_fault(FaultSpec::ews(FaultAction::EwsError {
         code: "ErrorServerBusy".into(),
         message: None,
         shape: ErrorShape::SoapFault,
@@ -166,7 +156,7 @@ async fn injected_ews_errors_and_http_statuses() {
 
     emu.inject_fault(FaultSpec {
         count: 2,
-        ..fault_spec(FaultAction::HttpStatus {
+        ..FaultSpec::ews(FaultAction::HttpStatus {
             status: 503,
             retry_after: Some(7),
             body: None,
@@ -183,17 +173,17 @@ async fn injected_ews_errors_and_http_statuses() {
 async fn injected_transport_faults() {
     let emu = start().await;
     let token = secret_token(&emu).await;
-    emu.inject_fault(fault_spec(FaultAction::ResetBefore));
+    emu.inject_fault(FaultSpec::ews(FaultAction::ResetBefore));
     assert!(
         try_ews(&emu, &token, &room_folder()).await.is_err(),
         "connection dropped"
     );
-    emu.inject_fault(fault_spec(FaultAction::ResetAfter));
+    emu.inject_fault(FaultSpec::ews(FaultAction::ResetAfter));
     assert!(try_ews(&emu, &token, &room_folder()).await.is_err());
-    emu.inject_fault(fault_spec(FaultAction::TruncatedBody));
+    emu.inject_fault(FaultSpec::ews(FaultAction::TruncatedBody));
     let err = try_ews(&emu, &token, &room_folder()).await.unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof, "{err}");
-    emu.inject_fault(fault_spec(FaultAction::MalformedBody));
+    emu.inject_fault(FaultSpec::ews(FaultAction::MalformedBody));
     let r = ews(&emu, &token, &room_folder()).await;
     assert_eq!(r.status, 200);
     assert!(
@@ -202,7 +192,7 @@ async fn injected_transport_faults() {
             .is_err()
             || !r.text().ends_with("</s:Envelope>")
     );
-    emu.inject_fault(fault_spec(FaultAction::Latency { ms: 50 }));
+    emu.inject_fault(FaultSpec::ews(FaultAction::Latency { ms: 50 }));
     assert_eq!(ews(&emu, &token, &room_folder()).await.status, 200);
 
     let log = emu.request_log(&LogFilter {
@@ -221,7 +211,7 @@ async fn injected_transport_faults() {
     assert!(log[4].fault.as_deref().unwrap().contains("latency"));
 
     // The sync-state hook is left for SyncFolderItems, not consumed by other operations.
-    emu.inject_fault(fault_spec(FaultAction::InvalidSyncState));
+    emu.inject_fault(FaultSpec::ews(FaultAction::InvalidSyncState));
     assert_eq!(ews(&emu, &token, &room_folder()).await.status, 200);
     assert_eq!(emu.with_state(|s| s.faults.list().len()), 1);
 }
@@ -229,24 +219,24 @@ async fn injected_transport_faults() {
 #[tokio::test]
 async fn token_endpoint_faults() {
     let emu = start().await;
-    emu.inject_fault(FaultSpec {
-        endpoint: FaultEndpoint::Token,
-        ..fault_spec(FaultAction::HttpStatus {
+    emu.inject_fault(FaultSpec::new(
+        FaultEndpoint::Token,
+        FaultAction::HttpStatus {
             status: 503,
             retry_after: Some(3),
             body: None,
-        })
-    });
+        },
+    ));
     let r = post_form(
         &emu.token_endpoint(DOMAIN),
         &[("grant_type", "client_credentials")],
     )
     .await;
     assert_eq!((r.status, r.header("retry-after")), (503, Some("3")));
-    emu.inject_fault(FaultSpec {
-        endpoint: FaultEndpoint::Token,
-        ..fault_spec(FaultAction::ResetBefore)
-    });
+    emu.inject_fault(FaultSpec::new(
+        FaultEndpoint::Token,
+        FaultAction::ResetBefore,
+    ));
     assert!(
         send("POST", &emu.token_endpoint(DOMAIN), &[], b"")
             .await
