@@ -54,6 +54,15 @@ impl From<ParseError> for OpError {
     }
 }
 
+/// `ErrorInvalidPropertySet`: the property `uri` cannot be set (on this item).
+pub fn read_only(uri: &str) -> ResponseError {
+    ResponseError::new(
+        "ErrorInvalidPropertySet",
+        "Set action is invalid for property.",
+    )
+    .with(MessageXml::field_uri(uri))
+}
+
 /// Which item element.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ItemElement {
@@ -800,18 +809,7 @@ pub fn parse_item(
         last_index = Some(index);
         let (name, uri, kind) = *order[index];
         match kind {
-            Kind::ReadOnly => {
-                return Err(ParseError::Item(
-                    ResponseError::new(
-                        "ErrorInvalidPropertySet",
-                        "Set action is invalid for property.",
-                    )
-                    .with(MessageXml::Element {
-                        name: "FieldURI".into(),
-                        text: uri.into(),
-                    }),
-                ));
-            }
+            Kind::ReadOnly => return Err(ParseError::Item(read_only(uri))),
             Kind::Ignored => {
                 props.push(ParsedProp {
                     path: PropPath::Field(uri),

@@ -142,10 +142,7 @@ fn unsupported_path(path: &str) -> ResponseError {
         "ErrorUnsupportedPathForQuery",
         "The property path can not be used for a query restriction.",
     )
-    .with(MessageXml::Element {
-        name: "FieldURI".into(),
-        text: path.into(),
-    })
+    .with(MessageXml::field_uri(path))
 }
 
 /// A restriction problem: schema (fault) or semantic (response message).

@@ -31,7 +31,7 @@ use super::item::{
 };
 use super::mailbox::{OccurrenceLookup, ViewEntry};
 use super::meetings::{MeetingChange, attendee_addresses, deliver};
-use super::parse::{ItemElement, ParsedProp, PropPath, PropValue};
+use super::parse::{ItemElement, ParsedProp, PropPath, PropValue, read_only};
 use super::recurrence::Series;
 use super::render::folder_name;
 use super::{IdError, Store};
@@ -269,21 +269,7 @@ fn not_for(item_class: &str, path: &PropPath) -> ResponseError {
             path.name(),
         ),
     )
-    .with(MessageXml::Element {
-        name: "FieldURI".into(),
-        text: path.name(),
-    })
-}
-
-fn read_only(path: &PropPath) -> ResponseError {
-    ResponseError::new(
-        "ErrorInvalidPropertySet",
-        "Set action is invalid for property.",
-    )
-    .with(MessageXml::Element {
-        name: "FieldURI".into(),
-        text: path.name(),
-    })
+    .with(MessageXml::field_uri(path.name()))
 }
 
 /// The calendar part of `item`, to set the calendar property `path` on: another kind of item
@@ -295,7 +281,7 @@ fn calendar_to_set<'a>(
     series_level_on_occurrence: bool,
 ) -> Result<&'a mut CalendarItem, ResponseError> {
     match &mut item.kind {
-        ItemKind::Calendar(_) if series_level_on_occurrence => Err(read_only(path)),
+        ItemKind::Calendar(_) if series_level_on_occurrence => Err(read_only(&path.name())),
         ItemKind::Calendar(cal) => Ok(cal),
         _ => Err(not_for(&item.item_class, path)),
     }
@@ -374,10 +360,7 @@ pub fn append_prop(item: &mut Item, prop: &ParsedProp) -> Result<(), ResponseErr
             "ErrorInvalidPropertyAppend",
             "The property does not support appending; only recipient and attendee collections, Body and ReplyTo do.",
         )
-        .with(MessageXml::Element {
-            name: "FieldURI".into(),
-            text: prop.path.name(),
-        })
+        .with(MessageXml::field_uri(prop.path.name()))
     };
     match &prop.value {
         PropValue::Attendees(list, attendees) => {
@@ -425,10 +408,7 @@ pub fn delete_prop(
             "ErrorInvalidPropertyDelete",
             "The property cannot be deleted.",
         )
-        .with(MessageXml::Element {
-            name: "FieldURI".into(),
-            text: path.name(),
-        })
+        .with(MessageXml::field_uri(path.name()))
     };
     match path {
         PropPath::Extended(uri) => {

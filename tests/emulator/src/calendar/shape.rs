@@ -566,10 +566,7 @@ fn invalid_property_request(uri: &str, usage: ShapeUse) -> ResponseError {
         "ErrorInvalidPropertyRequest",
         &format!("The property {uri} can't be used in {op} requests."),
     )
-    .with(MessageXml::Element {
-        name: "FieldURI".into(),
-        text: uri.into(),
-    })
+    .with(MessageXml::field_uri(uri))
 }
 
 #[cfg(test)]

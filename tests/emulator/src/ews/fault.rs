@@ -30,6 +30,14 @@ pub enum MessageXml {
 }
 
 impl MessageXml {
+    /// A `t:FieldURI` entry naming the property an error is about (`item:Subject`).
+    pub fn field_uri(uri: impl Into<String>) -> Self {
+        Self::Element {
+            name: "FieldURI".into(),
+            text: uri.into(),
+        }
+    }
+
     /// A `t:Value Name=..` entry.
     pub fn value(name: &str, value: impl ToString) -> Self {
         Self::Value {
