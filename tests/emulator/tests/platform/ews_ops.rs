@@ -120,6 +120,25 @@ async fn get_folder_schema_errors() {
     );
 }
 
+/// Gives the service user `rights` and `flags` on Bob's calendar, then gets that folder as the
+/// service user.
+async fn bob_calendar_with(
+    emu: &exo_emulator::RunningEmulator,
+    token: &str,
+    rights: RightsSpec,
+    flags: Vec<PermissionFlag>,
+) -> Response {
+    emu.set_folder_permission(FolderPermission {
+        mailbox: BOB.into(),
+        folder: FolderName::Calendar,
+        user: SVC.into(),
+        rights,
+        flags,
+    })
+    .unwrap();
+    ews(emu, token, &soap(V2013, &get_folder("calendar", Some(BOB)))).await
+}
+
 #[tokio::test]
 async fn effective_rights_follow_each_permission() {
     let emu = start().await;
@@ -153,20 +172,7 @@ async fn effective_rights_follow_each_permission() {
         ),
     ];
     for (role, expected) in cases {
-        emu.set_folder_permission(FolderPermission {
-            mailbox: BOB.into(),
-            folder: FolderName::Calendar,
-            user: SVC.into(),
-            rights: RightsSpec::Role(role.into()),
-            flags: vec![],
-        })
-        .unwrap();
-        let r = ews(
-            &emu,
-            &token,
-            &soap(V2013, &get_folder("calendar", Some(BOB))),
-        )
-        .await;
+        let r = bob_calendar_with(&emu, &token, RightsSpec::Role(role.into()), vec![]).await;
         let doc = parse_xml(&r.text());
         let rights = doc
             .find("EffectiveRights")
@@ -190,38 +196,18 @@ async fn effective_rights_follow_each_permission() {
         );
     }
     for role in ["AvailabilityOnly", "LimitedDetails", "None"] {
-        emu.set_folder_permission(FolderPermission {
-            mailbox: BOB.into(),
-            folder: FolderName::Calendar,
-            user: SVC.into(),
-            rights: RightsSpec::Role(role.into()),
-            flags: vec![],
-        })
-        .unwrap();
-        let r = ews(
-            &emu,
-            &token,
-            &soap(V2013, &get_folder("calendar", Some(BOB))),
-        )
-        .await;
+        let r = bob_calendar_with(&emu, &token, RightsSpec::Role(role.into()), vec![]).await;
         assert_eq!(
             parse_xml(&r.text()).text_of("ResponseCode"),
             "ErrorAccessDenied",
             "{role}"
         );
     }
-    emu.set_folder_permission(FolderPermission {
-        mailbox: BOB.into(),
-        folder: FolderName::Calendar,
-        user: SVC.into(),
-        rights: RightsSpec::Rights(vec!["ReadItems".into(), "FolderVisible".into()]),
-        flags: vec![PermissionFlag::CanViewPrivateItems],
-    })
-    .unwrap();
-    let r = ews(
+    let r = bob_calendar_with(
         &emu,
         &token,
-        &soap(V2013, &get_folder("calendar", Some(BOB))),
+        RightsSpec::Rights(vec!["ReadItems".into(), "FolderVisible".into()]),
+        vec![PermissionFlag::CanViewPrivateItems],
     )
     .await;
     assert_eq!(parse_xml(&r.text()).text_of("ViewPrivateItems"), "true");

@@ -33,14 +33,19 @@ pub fn demo_cert_der() -> Vec<u8> {
         .unwrap()
 }
 
-/// Builds and signs (RS256, demo key) a client assertion from a header and claims.
-pub fn sign_assertion(header: &Value, claims: &Value) -> String {
+/// The demo certificate's private key.
+pub fn demo_key() -> rsa::RsaPrivateKey {
     let key_pem = std::fs::read_to_string(format!(
         "{}/../certs/demo-app.key",
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap();
-    let key = rsa::RsaPrivateKey::from_pkcs8_pem(&key_pem).expect("demo key");
+    rsa::RsaPrivateKey::from_pkcs8_pem(&key_pem).expect("demo key")
+}
+
+/// Builds and signs (RS256, demo key) a client assertion from a header and claims.
+pub fn sign_assertion(header: &Value, claims: &Value) -> String {
+    let key = demo_key();
     let input = format!(
         "{}.{}",
         URL_SAFE_NO_PAD.encode(header.to_string()),

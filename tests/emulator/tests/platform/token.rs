@@ -507,56 +507,31 @@ async fn access_tokens_expire_on_the_emulator_clock() {
 
 #[tokio::test]
 async fn ps256_assertion_with_sha256_thumbprint() {
-    use rsa::pkcs8::DecodePrivateKey;
     use sha2::{Digest, Sha256};
     let emu = start().await;
-    let key_pem = std::fs::read_to_string(format!(
-        "{}/../certs/demo-app.key",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap();
-    let key = rsa::RsaPrivateKey::from_pkcs8_pem(&key_pem).unwrap();
-    let header = json!({"alg": "PS256", "typ": "JWT", "x5t#S256": URL_SAFE_NO_PAD.encode(Sha256::digest(demo_cert_der()))});
-    let claims = assertion_claims(&emu.token_endpoint(DOMAIN), emu.now().as_second(), "ps-1");
-    let input = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(claims.to_string())
-    );
-    let sig = key
-        .sign_with_rng(
-            &mut rsa::rand_core::OsRng,
-            rsa::Pss::new::<Sha256>(),
-            &Sha256::digest(input.as_bytes()),
-        )
-        .unwrap();
-    let r = assertion_request(
-        &emu,
-        DOMAIN,
-        &format!("{input}.{}", URL_SAFE_NO_PAD.encode(&sig)),
-    )
-    .await;
+    let key = demo_key();
+    let x5t = URL_SAFE_NO_PAD.encode(Sha256::digest(demo_cert_der()));
+    // A PS256 (PSS) signature under a header claiming `alg`.
+    let signed = |alg: &str, jti: &str| {
+        let header = json!({"alg": alg, "typ": "JWT", "x5t#S256": x5t});
+        let claims = assertion_claims(&emu.token_endpoint(DOMAIN), emu.now().as_second(), jti);
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let sig = key
+            .sign_with_rng(
+                &mut rsa::rand_core::OsRng,
+                rsa::Pss::new::<Sha256>(),
+                &Sha256::digest(input.as_bytes()),
+            )
+            .unwrap();
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(&sig))
+    };
+    let r = assertion_request(&emu, DOMAIN, &signed("PS256", "ps-1")).await;
     assert_eq!(r.status, 200, "{}", r.text());
     // The same signature presented as RS256 does not verify.
-    let rs_header = json!({"alg": "RS256", "typ": "JWT", "x5t#S256": header["x5t#S256"]});
-    let claims = assertion_claims(&emu.token_endpoint(DOMAIN), emu.now().as_second(), "ps-2");
-    let input = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(rs_header.to_string()),
-        URL_SAFE_NO_PAD.encode(claims.to_string())
-    );
-    let sig = key
-        .sign_with_rng(
-            &mut rsa::rand_core::OsRng,
-            rsa::Pss::new::<Sha256>(),
-            &Sha256::digest(input.as_bytes()),
-        )
-        .unwrap();
-    let r = assertion_request(
-        &emu,
-        DOMAIN,
-        &format!("{input}.{}", URL_SAFE_NO_PAD.encode(&sig)),
-    )
-    .await;
+    let r = assertion_request(&emu, DOMAIN, &signed("RS256", "ps-2")).await;
     assert_eq!((r.status, r.aadsts()), (401, 700027));
 }
