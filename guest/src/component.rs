@@ -76,6 +76,16 @@ fn sync_error(error: &Error) -> wit::SyncError {
             message: f.message.clone(),
         }),
         Error::AccessDenied { failure, .. } => wit::SyncError::AccessDenied(ews_failure(failure)),
+        Error::InsufficientRights {
+            mailbox,
+            folder,
+            missing,
+            ..
+        } => wit::SyncError::InsufficientRights(wit::RightsShortfall {
+            mailbox: mailbox.clone(),
+            folder: folder.clone(),
+            missing: missing.clone(),
+        }),
         Error::MailboxNotFound(failure) => wit::SyncError::MailboxNotFound(ews_failure(failure)),
         Error::EwsBlocked { mailbox, url, .. } => wit::SyncError::EwsBlocked(wit::EwsBlocked {
             mailbox: mailbox.clone(),

@@ -13,7 +13,7 @@
 
 use crate::auth::TokenProvider;
 use crate::config::{RawSettings, Settings};
-use crate::error::{Error, EwsFailure};
+use crate::error::Error;
 use crate::ews::get_folder::{self, Folder, Right};
 use crate::ews::{self, Access, EwsClient};
 use crate::platform::{Level, Person, Platform};
@@ -245,35 +245,19 @@ pub fn evaluate_calendar(folder: &Folder, access: &Access, mailbox: &str) -> Che
             ),
         );
     }
-    let failure = EwsFailure {
-        response_code: "NoError".into(),
-        message: format!(
-            "the effective rights on the calendar '{}' lack {}",
-            folder.display_name,
-            names(&missing)
-        ),
-        mailbox: mailbox.to_owned(),
-    };
-    let mut check = Check::red(
+    let names_of =
+        |rights: &[Right]| -> Vec<String> { rights.iter().map(|r| r.name().to_owned()).collect() };
+    let has: Vec<Right> = needed.iter().copied().filter(|r| rights.has(*r)).collect();
+    Check::red(
         CALENDAR_ACCESS,
-        Error::AccessDenied {
-            failure,
+        Error::InsufficientRights {
+            mailbox: mailbox.to_owned(),
+            folder: folder.display_name.clone(),
+            missing: names_of(&missing),
+            has: names_of(&has),
             fix: access.grant_fix(mailbox),
         },
-    );
-    check.message = format!(
-        "The calendar '{}' of {mailbox} is reachable, but two-way sync also needs {} (it has {}).",
-        folder.display_name,
-        names(&missing),
-        names(
-            &needed
-                .iter()
-                .copied()
-                .filter(|r| rights.has(*r))
-                .collect::<Vec<_>>()
-        )
-    );
-    check
+    )
 }
 
 fn unreadable(problem: &str) -> Error {
@@ -489,11 +473,18 @@ mod tests {
             fix.contains("-SharingPermissionFlags Delegate,CanViewPrivateItems"),
             "{fix}"
         );
-        let Some(Error::AccessDenied { failure, .. }) = check.cause else {
-            panic!()
+        let Some(Error::InsufficientRights {
+            mailbox,
+            missing,
+            has,
+            ..
+        }) = check.cause
+        else {
+            panic!("{:?}", check.cause)
         };
-        assert_eq!(failure.mailbox, "room1@contoso.com");
-        assert!(failure.message.contains("lack ViewPrivateItems"));
+        assert_eq!(mailbox, "room1@contoso.com");
+        assert_eq!(missing, ["ViewPrivateItems"]);
+        assert_eq!(has, ["Read", "CreateContents"]);
         // The Editor delegate has no folder-owner rights (Modify, Delete), and
         // delegated access does not ask for them.
         assert!(!check.message.contains("Modify"), "{}", check.message);

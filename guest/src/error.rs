@@ -67,6 +67,20 @@ pub enum Error {
         /// The admin step for the auth mode in use.
         fix: String,
     },
+    /// The folder is reachable, but the effective rights are too few for
+    /// two-way sync.
+    InsufficientRights {
+        /// The mailbox.
+        mailbox: String,
+        /// The folder's display name.
+        folder: String,
+        /// The missing rights (EWS `EffectiveRights` names).
+        missing: Vec<String>,
+        /// The rights it has, of those needed.
+        has: Vec<String>,
+        /// The admin step for the auth mode in use.
+        fix: String,
+    },
     /// The address has no mailbox, or is not its primary SMTP address.
     MailboxNotFound(EwsFailure),
     /// HTTP 403 with an empty body: a tenant policy blocks EWS.
@@ -140,6 +154,22 @@ impl Error {
                 failure.response_code,
                 failure.message.trim_end_matches('.')
             ),
+            Self::InsufficientRights {
+                mailbox,
+                folder,
+                missing,
+                has,
+                ..
+            } => format!(
+                "The calendar '{folder}' of {mailbox} is reachable, but two-way sync also needs {} \
+                 (it has {}).",
+                missing.join(", "),
+                if has.is_empty() {
+                    "none of them".to_owned()
+                } else {
+                    has.join(", ")
+                }
+            ),
             Self::MailboxNotFound(failure) => format!(
                 "Exchange has no mailbox whose primary SMTP address is {}: {} ({}).",
                 failure.mailbox,
@@ -209,7 +239,7 @@ impl Error {
                     .into()
             }
             Self::SignIn(failure) => failure.fix.clone(),
-            Self::AccessDenied { fix, .. } => fix.clone(),
+            Self::AccessDenied { fix, .. } | Self::InsufficientRights { fix, .. } => fix.clone(),
             Self::MailboxNotFound(failure) => format!(
                 "The person's address must be the mailbox's PRIMARY SMTP address, not an alias or \
                  a sign-in name (the most common setup mistake). Look it up in Exchange Online \
