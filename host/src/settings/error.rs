@@ -73,14 +73,15 @@ pub enum WarningKind {
     Suspicious,
 }
 
-/// One problem that stops the settings from loading.
+/// One finding about the settings: an error ([`SettingsError`]) or a
+/// warning ([`SettingsWarning`]), told apart by its kind.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SettingsError {
-    /// What kind of problem.
-    pub kind: ErrorKind,
-    /// The settings file, when the problem is in (or about) a file.
+pub struct Finding<K> {
+    /// What kind of finding.
+    pub kind: K,
+    /// The settings file, when the finding is in (or about) a file.
     pub file: Option<PathBuf>,
-    /// The key, when the problem is about one setting.
+    /// The key, when the finding is about one setting.
     pub key: Option<String>,
     /// Where the offending value came from.
     pub origin: Option<Origin>,
@@ -90,48 +91,16 @@ pub struct SettingsError {
     pub fix: String,
 }
 
+/// One problem that stops the settings from loading.
+pub type SettingsError = Finding<ErrorKind>;
+
 /// A problem that does not stop the settings from loading, but should be shown to the operator.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SettingsWarning {
-    /// What kind of warning.
-    pub kind: WarningKind,
-    /// The settings file.
-    pub file: Option<PathBuf>,
-    /// The key concerned.
-    pub key: Option<String>,
-    /// Where the value came from.
-    pub origin: Option<Origin>,
-    /// What looks wrong.
-    pub problem: String,
-    /// What to change.
-    pub fix: String,
-}
+pub type SettingsWarning = Finding<WarningKind>;
 
-impl SettingsError {
-    /// A problem with one key.
+impl<K> Finding<K> {
+    /// A finding about one key.
     pub(crate) fn at(
-        kind: ErrorKind,
-        file: Option<&PathBuf>,
-        key: &str,
-        origin: Option<&Origin>,
-        problem: impl Into<String>,
-        fix: impl Into<String>,
-    ) -> Self {
-        Self {
-            kind,
-            file: file.cloned(),
-            key: Some(key.to_owned()),
-            origin: origin.cloned(),
-            problem: problem.into(),
-            fix: fix.into(),
-        }
-    }
-}
-
-impl SettingsWarning {
-    /// A warning about one key.
-    pub(crate) fn at(
-        kind: WarningKind,
+        kind: K,
         file: Option<&PathBuf>,
         key: &str,
         origin: Option<&Origin>,
@@ -150,64 +119,33 @@ impl SettingsWarning {
 }
 
 /// Writes `file:line:column: key (origin): problem; fix: ...`, leaving out what is unknown.
-fn write_issue(
-    f: &mut fmt::Formatter<'_>,
-    file: Option<&PathBuf>,
-    key: Option<&str>,
-    origin: Option<&Origin>,
-    problem: &str,
-    fix: &str,
-) -> fmt::Result {
-    let in_file = matches!(origin, None | Some(Origin::File { .. }));
-    if let Some(file) = file.filter(|_| in_file) {
-        write!(f, "{}", file.display())?;
-        if let Some(Origin::File { line, column }) = origin {
-            write!(f, ":{line}:{column}")?;
-        }
-        f.write_str(": ")?;
-    }
-    if let Some(key) = key {
-        f.write_str(key)?;
-        match origin {
-            Some(Origin::Env) => write!(f, " (from environment variable {key})")?,
-            Some(Origin::Json(path)) => match file {
-                Some(file) => write!(f, " ({path} in {})", file.display())?,
-                None => write!(f, " ({path})")?,
-            },
-            _ => {}
-        }
-        f.write_str(": ")?;
-    }
-    write!(f, "{problem}; fix: {fix}")
-}
-
-impl fmt::Display for SettingsError {
+impl<K> fmt::Display for Finding<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_issue(
-            f,
-            self.file.as_ref(),
-            self.key.as_deref(),
-            self.origin.as_ref(),
-            &self.problem,
-            &self.fix,
-        )
+        let in_file = matches!(self.origin, None | Some(Origin::File { .. }));
+        if let Some(file) = self.file.as_ref().filter(|_| in_file) {
+            write!(f, "{}", file.display())?;
+            if let Some(Origin::File { line, column }) = &self.origin {
+                write!(f, ":{line}:{column}")?;
+            }
+            f.write_str(": ")?;
+        }
+        if let Some(key) = &self.key {
+            f.write_str(key)?;
+            match &self.origin {
+                Some(Origin::Env) => write!(f, " (from environment variable {key})")?,
+                Some(Origin::Json(path)) => match &self.file {
+                    Some(file) => write!(f, " ({path} in {})", file.display())?,
+                    None => write!(f, " ({path})")?,
+                },
+                _ => {}
+            }
+            f.write_str(": ")?;
+        }
+        write!(f, "{}; fix: {}", self.problem, self.fix)
     }
 }
 
 impl std::error::Error for SettingsError {}
-
-impl fmt::Display for SettingsWarning {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_issue(
-            f,
-            self.file.as_ref(),
-            self.key.as_deref(),
-            self.origin.as_ref(),
-            &self.problem,
-            &self.fix,
-        )
-    }
-}
 
 /// Every problem found in a tenant's settings (all of them, not just the first), and the
 /// warnings collected on the way.

@@ -36,7 +36,9 @@ use std::path::{Path, PathBuf};
 
 pub use app_settings::{AppSettings, Entry};
 pub use env::{EnvSource, ProcessEnv};
-pub use error::{ErrorKind, Origin, SettingsError, SettingsErrors, SettingsWarning, WarningKind};
+pub use error::{
+    ErrorKind, Finding, Origin, SettingsError, SettingsErrors, SettingsWarning, WarningKind,
+};
 
 use crate::certs::normalize_thumbprint;
 use crate::secrets::{SecretError, SecretRef};
