@@ -66,7 +66,7 @@ async fn outlook_user_edits_a_series_with_exceptions_and_deleted_occurrences() {
         &json!(null),
     )
     .await;
-    assert_eq!(deleted.status, 204);
+    assert_eq!(deleted.status, 204, "{}", deleted.text());
     let master = admin(
         &emu,
         "GET",

@@ -2,6 +2,9 @@
 //! of the mailbox (create, change and delete appointments, meetings with rooms, recurring
 //! series, exceptions, deleted occurrences, private items) and read what a mailbox holds.
 //!
+//! Item ids are base64 and contain `/`, `+` and `=`: percent-encode them in
+//! the path (`/` as `%2F`).
+//!
 //! | Method | Path (after `/admin/mailboxes/{address}`) | Effect |
 //! |---|---|---|
 //! | `GET` | `/items[?folder=calendar]` | the folder's items (all folders without `folder`) |
@@ -485,12 +488,13 @@ fn props(input: &ItemInput) -> Result<Vec<ParsedProp>, Reply> {
     Ok(out)
 }
 
-/// Handles `/admin/mailboxes/{mailbox}/items/{rest}`.
+/// Handles `/admin/mailboxes/{mailbox}/items/{rest}`; `rest` holds the
+/// percent-decoded path segments after `items`.
 pub fn handle(
     shared: &Arc<Shared>,
     method: &Method,
     mailbox: &str,
-    rest: &str,
+    rest: &[String],
     query: Option<&str>,
     body: &[u8],
 ) -> Reply {
@@ -507,14 +511,11 @@ pub fn handle(
         ));
     };
     let address = owner.address.clone();
-    // Item ids are base64 and may contain '/', so the id is the whole tail (minus a trailing
-    // `/occurrences`), not one path segment.
-    let rest = rest.trim_matches('/');
-    let segments: Vec<&str> = match rest.strip_suffix("/occurrences") {
-        _ if rest.is_empty() => Vec::new(),
-        Some(id) => vec![id, "occurrences"],
-        None => vec![rest],
-    };
+    // Item ids are base64 and may contain '/', '+' and '=': a client
+    // percent-encodes them, so an id is exactly one path segment (splitting
+    // happened before decoding).
+    let segments: Vec<&str> = rest.iter().map(String::as_str).collect();
+    let rest = rest.join("/");
     let query = parse_query(query);
     let state = &mut *state;
     match (method.clone(), segments.as_slice()) {

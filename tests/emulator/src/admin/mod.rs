@@ -117,6 +117,17 @@ fn ok() -> Reply {
 }
 
 /// Handles one admin request.
+/// The percent-decoded segments of an admin path after `/admin`. The path is
+/// split before decoding, so an encoded `/` (`%2F`, common in base64 item
+/// ids) stays inside its segment; `+` is a literal plus in a path.
+fn path_segments(path: &str) -> Vec<String> {
+    path.trim_start_matches("/admin")
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| crate::util::percent_decode(s.replace('+', "%2B").as_bytes()))
+        .collect()
+}
+
 pub async fn handle(
     shared: Arc<Shared>,
     method: &Method,
@@ -124,15 +135,9 @@ pub async fn handle(
     query: Option<&str>,
     body: Bytes,
 ) -> Reply {
-    let rest = path.trim_start_matches("/admin").trim_matches('/');
-    let segments: Vec<String> = rest
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .map(|s| crate::util::percent_decode(s.as_bytes()))
-        .collect();
+    let segments = path_segments(path);
     if segments.len() >= 3 && segments[0] == "mailboxes" && segments[2] == "items" {
-        let tail = segments[3..].join("/");
-        return items::handle(&shared, method, &segments[1], &tail, query, &body);
+        return items::handle(&shared, method, &segments[1], &segments[3..], query, &body);
     }
     let seg: Vec<&str> = segments.iter().map(String::as_str).collect();
     match route(&shared, method, &seg, query, &body) {
@@ -467,4 +472,20 @@ fn state_json(state: &State) -> Value {
         "access_policies": d.access_policies,
         "settings": state.settings,
     })
+}
+
+#[cfg(test)]
+mod path_tests {
+    use super::path_segments;
+
+    /// Regression: an item id ending in '/' (base64) was trimmed away and the
+    /// item route answered 400.
+    #[test]
+    fn encoded_slashes_and_pluses_stay_inside_their_segment() {
+        assert_eq!(
+            path_segments("/admin/mailboxes/room%40contoso.com/items/AAMk+x%2Fy%2F"),
+            ["mailboxes", "room@contoso.com", "items", "AAMk+x/y/"]
+        );
+        assert_eq!(path_segments("/admin/"), Vec::<String>::new());
+    }
 }
