@@ -24,6 +24,9 @@
 //!   [`ews::soap`], [`ews::response`] and one file per operation
 //!   ([`ews::get_folder`]).
 //! - [`diagnostics`]: the sync test of a person (`sign-in`, `calendar-access`).
+//! - [`safe_text`]: server text made fit for a terminal, a log or JSON
+//!   (control and bidi characters replaced, length capped); the final pass
+//!   over everything the component hands out.
 
 pub mod auth;
 pub mod config;
@@ -31,6 +34,7 @@ pub mod diagnostics;
 pub mod error;
 pub mod ews;
 pub mod platform;
+pub mod safe_text;
 pub mod url;
 
 #[cfg(target_arch = "wasm32")]
