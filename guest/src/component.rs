@@ -1,6 +1,7 @@
 //! The component edge (wasm32 only): the generated WIT bindings, the `sync`
 //! export, and the one place where internal values become WIT values
-//! ([`sync_error`], [`check_result`]).
+//! ([`sync_error`], [`check_result`]), after their final pass through
+//! `Check::sanitized` and `Error::sanitized`.
 //!
 //! The `with:` map reuses the raw `wasip2` bindings for `wasi:http`,
 //! `wasi:io` and `wasi:clocks`, so `wasi_platform` can drive HTTP with the
@@ -37,16 +38,18 @@ struct Component;
 
 impl Guest for Component {
     fn check_person(email: String) -> Result<Vec<wit::CheckResult>, wit::SyncError> {
+        // Everything handed out passes `sanitized` first: server text in it is
+        // made safe to show (see `safe_text`).
         let checks = diagnostics::check_person(&mut WasiPlatform, &email);
         checks
-            .map(|c| c.into_iter().map(check_result).collect())
-            .map_err(|e| sync_error(&e))
+            .map(|c| c.into_iter().map(|c| check_result(c.sanitized())).collect())
+            .map_err(|e| sync_error(&e.sanitized()))
     }
 }
 
 bindings::export!(Component with_types_in bindings);
 
-/// A check as the WIT `check-result`.
+/// A check as the WIT `check-result`; the caller has sanitized it.
 fn check_result(check: Check) -> wit::CheckResult {
     wit::CheckResult {
         name: check.name.to_owned(),
@@ -57,7 +60,8 @@ fn check_result(check: Check) -> wit::CheckResult {
     }
 }
 
-/// The WIT `sync-error` for an internal error: the only such mapping.
+/// The WIT `sync-error` for an internal error: the only such mapping. The
+/// caller has sanitized the error.
 fn sync_error(error: &Error) -> wit::SyncError {
     match error {
         Error::Configuration(p) => wit::SyncError::Configuration(wit::ConfigProblem {

@@ -17,6 +17,7 @@ use crate::error::Error;
 use crate::ews::get_folder::{self, Folder, Right};
 use crate::ews::{self, Access, EwsClient};
 use crate::platform::{Level, Person, Platform};
+use crate::safe_text;
 use crate::url::HttpUrl;
 
 /// Name of the sign-in check.
@@ -57,6 +58,19 @@ impl Check {
             message: error.message(),
             fix: Some(error.fix()),
             cause: Some(error),
+        }
+    }
+
+    /// The same check with its message, fix and cause made safe to show
+    /// ([`safe_text::message`], [`Error::sanitized`]): the final pass the
+    /// component edge applies before a check leaves the component.
+    pub fn sanitized(self) -> Self {
+        Self {
+            name: self.name,
+            ok: self.ok,
+            message: safe_text::message(&self.message),
+            fix: self.fix.as_deref().map(safe_text::message),
+            cause: self.cause.as_ref().map(Error::sanitized),
         }
     }
 
@@ -197,7 +211,7 @@ fn calendar_access(platform: &mut dyn Platform, target: &Target, mailbox: &str) 
     let client = EwsClient::new(target.url.clone(), &target.tokens, access.clone());
     let body = get_folder::request_body(access.addressing(), "calendar", mailbox);
     let result = client.call(platform, mailbox, &body).and_then(|response| {
-        let message = get_folder::single_message(&response).map_err(|e| unreadable(&e))?;
+        let message = get_folder::single_message(response).map_err(|e| unreadable(&e))?;
         ews::check_message(&message, mailbox, &access)?;
         get_folder::parse_folder(&message).map_err(|e| unreadable(&e))
     });
@@ -210,13 +224,15 @@ fn calendar_access(platform: &mut dyn Platform, target: &Target, mailbox: &str) 
 /// The calendar check for a folder `GetFolder` returned: green when the
 /// effective rights suffice for two-way sync with this access.
 pub fn evaluate_calendar(folder: &Folder, access: &Access, mailbox: &str) -> Check {
+    // The display name comes from the server: quoted wherever it is shown.
+    let display_name = safe_text::quote(&folder.display_name);
     let Some(rights) = folder.rights else {
         return Check::red(
             CALENDAR_ACCESS,
             Error::protocol(
                 format!(
-                    "Exchange returned the calendar '{}' of {mailbox} without its effective rights.",
-                    folder.display_name
+                    "Exchange returned the calendar '{display_name}' of {mailbox} without its \
+                     effective rights."
                 ),
                 "Check that the person's sync-url points to Exchange Online; try again later.",
             ),
@@ -238,9 +254,8 @@ pub fn evaluate_calendar(folder: &Folder, access: &Access, mailbox: &str) -> Che
         return Check::green(
             CALENDAR_ACCESS,
             format!(
-                "The calendar '{}' of {mailbox} is reachable with the rights two-way sync needs \
-                 ({}).",
-                folder.display_name,
+                "The calendar '{display_name}' of {mailbox} is reachable with the rights two-way \
+                 sync needs ({}).",
                 names(needed)
             ),
         );
@@ -252,7 +267,7 @@ pub fn evaluate_calendar(folder: &Folder, access: &Access, mailbox: &str) -> Che
         CALENDAR_ACCESS,
         Error::InsufficientRights {
             mailbox: mailbox.to_owned(),
-            folder: folder.display_name.clone(),
+            folder: display_name,
             missing: names_of(&missing),
             has: names_of(&has),
             fix: access.grant_fix(mailbox),
@@ -262,7 +277,10 @@ pub fn evaluate_calendar(folder: &Folder, access: &Access, mailbox: &str) -> Che
 
 fn unreadable(problem: &str) -> Error {
     Error::protocol(
-        format!("Exchange's GetFolder answer cannot be used: {problem}."),
+        format!(
+            "Exchange's GetFolder answer cannot be used: {}.",
+            safe_text::quote(problem)
+        ),
         "Check that the person's sync-url is the EWS endpoint (normally \
          https://outlook.office365.com/EWS/Exchange.asmx); try again later.",
     )
@@ -274,7 +292,7 @@ mod tests {
     use crate::auth::token::AccessToken;
     use crate::config::keys;
     use crate::platform::{CachedToken, ConfigReadError, ConflictBehaviour, SyncMode};
-    use crate::testing::{TestPlatform, app_only, delegated};
+    use crate::testing::{TestPlatform, answer, app_only, delegated};
 
     fn person(email: &str, sync_url: &str) -> Person {
         Person {
@@ -425,7 +443,7 @@ mod tests {
         let Content::Response(r) = read_envelope(file).unwrap().content else {
             panic!()
         };
-        get_folder::parse_folder(&get_folder::single_message(&r).unwrap()).unwrap()
+        get_folder::parse_folder(&get_folder::single_message(r).unwrap()).unwrap()
     }
 
     const FULL: &[u8] =
@@ -546,5 +564,271 @@ mod tests {
         ] {
             assert!(validate_address(bad).is_err(), "{bad:?}");
         }
+    }
+
+    /// What a hostile server puts into a text: a new terminal title, a
+    /// cleared screen and a forged line.
+    const ATTACK: &str = "\x1b]0;pwned\x07\x1b[2J\n[ OK ] forged";
+
+    /// [`platform`] with a valid token for Exchange Online in the cache, so
+    /// the first request is the calendar's.
+    fn signed_in() -> TestPlatform {
+        let mut platform = platform();
+        let settings = RawSettings::read(&platform).unwrap().validate().unwrap();
+        let tokens = TokenProvider::new(&settings, "https://outlook.office365.com");
+        platform.cache.insert(
+            tokens.cache_key(),
+            CachedToken {
+                access_token: AccessToken::new("cached"),
+                expires_at: platform.now + 3000,
+                refresh_token: None,
+            },
+        );
+        platform
+    }
+
+    fn soap_fault(code: &str, text: &str) -> Vec<u8> {
+        format!(
+            r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><s:Fault><faultcode xmlns:a="http://schemas.microsoft.com/exchange/services/2006/types">a:{code}</faultcode><faultstring xml:lang="en-US">{text}</faultstring></s:Fault></s:Body></s:Envelope>"#
+        )
+        .into_bytes()
+    }
+
+    /// Runs the sync test and returns its checks as the component edge hands
+    /// them out (after `Check::sanitized`).
+    fn shown_checks(platform: &mut TestPlatform) -> Vec<Check> {
+        let checks = check_person(platform, "room1@contoso.com").unwrap();
+        checks.into_iter().map(Check::sanitized).collect()
+    }
+
+    /// Asserts that no text of `check` (message, fix, cause) can drive a
+    /// terminal or forge a line, and that each is at most `cap` characters.
+    fn assert_shown_safely(check: &Check, cap: usize) {
+        let mut texts = vec![check.message.clone()];
+        texts.extend(check.fix.clone());
+        match &check.cause {
+            Some(Error::AccessDenied { failure, .. } | Error::MailboxNotFound(failure)) => {
+                texts.extend([failure.response_code.clone(), failure.message.clone()]);
+            }
+            Some(Error::InsufficientRights { folder, .. }) => texts.push(folder.clone()),
+            Some(Error::SignIn(failure)) => {
+                texts.extend([failure.error.clone(), failure.message.clone()]);
+            }
+            Some(Error::Protocol { message, .. }) => texts.push(message.clone()),
+            _ => {}
+        }
+        for text in texts {
+            assert!(safe_text::is_clean(&text), "{text:?}");
+            assert!(!text.contains("\n[ OK ]"), "{text:?}");
+            assert!(
+                text.chars().count() <= cap,
+                "{} characters",
+                text.chars().count()
+            );
+        }
+    }
+
+    fn assert_logged_safely(platform: &TestPlatform) {
+        for line in platform.logged() {
+            assert!(safe_text::is_clean(&line), "{line:?}");
+            assert!(line.chars().count() <= 2000, "{} characters", line.len());
+        }
+    }
+
+    #[test]
+    fn escapes_in_a_soap_fault_never_reach_the_operator() {
+        let mut platform = signed_in();
+        platform.answers.push_back(answer(
+            500,
+            "text/xml; charset=utf-8",
+            soap_fault("ErrorImpersonateUserDenied", ATTACK),
+        ));
+        let checks = shown_checks(&mut platform);
+        let calendar = &checks[1];
+        assert!(!calendar.ok);
+        assert_eq!(
+            calendar.message,
+            "Exchange refused access to the calendar of room1@contoso.com: \
+             ErrorImpersonateUserDenied (]0;pwned [2J [ OK ] forged)."
+        );
+        let Some(Error::AccessDenied { failure, .. }) = &calendar.cause else {
+            panic!("{:?}", calendar.cause)
+        };
+        assert_eq!(failure.message, "]0;pwned [2J [ OK ] forged");
+        assert_shown_safely(calendar, safe_text::QUOTE_MAX_CHARS + 200);
+        assert_logged_safely(&platform);
+    }
+
+    #[test]
+    fn a_three_mebibyte_fault_text_becomes_one_capped_line() {
+        let mut platform = signed_in();
+        let huge = format!("{ATTACK} {}", "A".repeat(3 << 20));
+        platform.answers.push_back(answer(
+            500,
+            "text/xml",
+            soap_fault("ErrorSomethingNew", &huge),
+        ));
+        let checks = shown_checks(&mut platform);
+        let calendar = &checks[1];
+        assert!(matches!(calendar.cause, Some(Error::Protocol { .. })));
+        assert!(
+            calendar.message.starts_with(
+                "Exchange answered ErrorSomethingNew for room1@contoso.com: ]0;pwned [2J [ OK ] \
+                 forged AAA"
+            ),
+            "{}",
+            &calendar.message[..120]
+        );
+        assert!(calendar.message.contains("more characters)"));
+        // The quoted server text is capped, not only the whole message.
+        assert_shown_safely(calendar, safe_text::QUOTE_MAX_CHARS + 100);
+        assert_logged_safely(&platform);
+    }
+
+    #[test]
+    fn a_hostile_code_and_message_text_are_quoted_too() {
+        let mut platform = signed_in();
+        let body = format!(
+            r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><m:GetFolderResponse xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages"><m:ResponseMessages><m:GetFolderResponseMessage ResponseClass="Error"><m:MessageText>{ATTACK}</m:MessageText><m:ResponseCode>ErrorNonExistentMailbox&#x1b;[2J&#x202e;</m:ResponseCode></m:GetFolderResponseMessage></m:ResponseMessages></m:GetFolderResponse></s:Body></s:Envelope>"#
+        );
+        platform.answers.push_back(answer(200, "text/xml", body));
+        let checks = shown_checks(&mut platform);
+        let calendar = &checks[1];
+        // The code is not one Exchange knows, so it is not mistaken for one.
+        assert!(
+            matches!(calendar.cause, Some(Error::Protocol { .. })),
+            "{calendar:?}"
+        );
+        assert!(
+            calendar.message.contains("ErrorNonExistentMailbox [2J"),
+            "{}",
+            calendar.message
+        );
+        assert_shown_safely(calendar, safe_text::QUOTE_MAX_CHARS + 300);
+        assert_logged_safely(&platform);
+    }
+
+    #[test]
+    fn escapes_in_a_folder_display_name_are_replaced() {
+        for (file, green) in [(FULL, true), (DELEGATE, false)] {
+            let mut platform = signed_in();
+            if !green {
+                platform
+                    .config
+                    .insert(keys::USE_IMPERSONATION.into(), "false".into());
+                platform
+                    .config
+                    .insert(keys::SERVICE_USER.into(), "svc-rooms@contoso.com".into());
+                platform
+                    .secrets
+                    .insert(keys::SERVICE_PASSWORD.into(), "pw".into());
+                // The delegated token is another cache entry: it is asked for.
+                platform.answers.push_back(answer(
+                    200,
+                    "application/json",
+                    r#"{"token_type":"Bearer","expires_in":3599,"access_token":"t"}"#,
+                ));
+            }
+            let body = String::from_utf8(file.to_vec())
+                .unwrap()
+                .replace(
+                    "<t:DisplayName>Calendar</t:DisplayName>",
+                    &format!("<t:DisplayName>{ATTACK}\u{202e}lanoisivorp</t:DisplayName>"),
+                )
+                .replace(
+                    "<t:DisplayName>Kalender</t:DisplayName>",
+                    &format!("<t:DisplayName>{ATTACK}</t:DisplayName>"),
+                );
+            platform.answers.push_back(answer(200, "text/xml", body));
+            let checks = shown_checks(&mut platform);
+            let calendar = &checks[1];
+            assert_eq!(calendar.ok, green, "{calendar:?}");
+            assert!(
+                calendar.message.contains("'") && calendar.message.contains("]0;pwned [2J [ OK ]"),
+                "{}",
+                calendar.message
+            );
+            if let Some(Error::InsufficientRights { folder, .. }) = &calendar.cause {
+                assert_eq!(folder, "]0;pwned [2J [ OK ] forged");
+            } else {
+                assert!(green, "{:?}", calendar.cause);
+                assert!(
+                    calendar.message.contains("forged lanoisivorp"),
+                    "{}",
+                    calendar.message
+                );
+            }
+            assert_shown_safely(calendar, safe_text::QUOTE_MAX_CHARS + 300);
+            assert_logged_safely(&platform);
+        }
+    }
+
+    #[test]
+    fn escapes_in_an_entra_error_description_are_replaced() {
+        let mut platform = platform();
+        let body = serde_json::json!({
+            "error": "invalid_request\u{1b}[2J",
+            "error_description": format!(
+                "AADSTS9002313: {}\u{85}[ OK ] forged\u{202e}\r\nTrace ID: 0000aaaa\r\n",
+                ATTACK.replace('\n', " ")
+            ),
+            "error_codes": [9002313],
+            "correlation_id": "aaaa0000\u{7}\u{1b}[1A",
+        });
+        platform
+            .answers
+            .push_back(answer(400, "application/json", body.to_string()));
+        let checks = shown_checks(&mut platform);
+        let sign_in = &checks[0];
+        assert!(!sign_in.ok);
+        assert_eq!(
+            sign_in.message,
+            "Entra ID refused the sign-in: invalid_request [2J (AADSTS9002313: ]0;pwned [2J [ \
+             OK ] forged [ OK ] forged)."
+        );
+        assert!(
+            sign_in
+                .fix
+                .as_deref()
+                .unwrap()
+                .contains("correlation ID aaaa0000 [1A."),
+            "{:?}",
+            sign_in.fix
+        );
+        assert_shown_safely(sign_in, safe_text::QUOTE_MAX_CHARS + 300);
+        assert_logged_safely(&platform);
+    }
+
+    #[test]
+    fn a_twelve_mebibyte_access_token_is_a_clear_sign_in_error() {
+        let mut platform = platform();
+        let token = "e".repeat(12 << 20);
+        let body =
+            format!(r#"{{"token_type":"Bearer","expires_in":3599,"access_token":"{token}"}}"#);
+        let expected = format!("with an application/json body of {} bytes", body.len());
+        platform
+            .answers
+            .push_back(answer(200, "application/json", body));
+        let checks = shown_checks(&mut platform);
+        let sign_in = &checks[0];
+        assert!(!sign_in.ok);
+        assert!(matches!(sign_in.cause, Some(Error::Protocol { .. })));
+        assert!(
+            sign_in.message.contains(&expected) && sign_in.message.contains("at most 1024 KiB"),
+            "{}",
+            sign_in.message
+        );
+        assert!(
+            sign_in
+                .fix
+                .as_deref()
+                .unwrap()
+                .contains("ExchangeAuthorityUrl"),
+            "{:?}",
+            sign_in.fix
+        );
+        assert!(!sign_in.message.contains("eee"));
+        assert!(platform.cache.is_empty(), "nothing was cached");
+        assert_eq!(checks[1].message, "not run: sign-in failed");
     }
 }

@@ -9,10 +9,14 @@
 //!
 //! No case ever carries a secret: messages are built from settings keys,
 //! addresses, codes and server texts, never from tokens or passwords.
+//! Server texts are quoted through [`safe_text`] where they are embedded, and
+//! [`Error::sanitized`] is the final pass the component edge applies to every
+//! error it hands out.
 
 use std::fmt;
 
 use crate::platform::{CertificateError, TransportError, TransportKind};
+use crate::safe_text;
 
 /// A setting or person field that is missing or wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,6 +129,79 @@ impl Error {
         Self::Protocol {
             message: message.into(),
             fix: fix.into(),
+        }
+    }
+
+    /// The same error with every text in it made safe to show
+    /// ([`safe_text::message`]): the final pass before an error leaves the
+    /// component.
+    pub fn sanitized(&self) -> Self {
+        let safe = |text: &String| safe_text::message(text);
+        let ews = |f: &EwsFailure| EwsFailure {
+            response_code: safe(&f.response_code),
+            message: safe(&f.message),
+            mailbox: safe(&f.mailbox),
+        };
+        match self {
+            Self::Configuration(p) => Self::Configuration(ConfigProblem {
+                key: safe(&p.key),
+                problem: safe(&p.problem),
+                fix: safe(&p.fix),
+            }),
+            Self::UnknownPerson(email) => Self::UnknownPerson(safe(email)),
+            Self::Certificate(e) => Self::Certificate(match e {
+                CertificateError::NotFound(t) => CertificateError::NotFound(safe(t)),
+                CertificateError::KeyNotReadable(r) => CertificateError::KeyNotReadable(safe(r)),
+                CertificateError::Expired(d) => CertificateError::Expired(safe(d)),
+            }),
+            Self::SignIn(f) => Self::SignIn(AuthFailure {
+                error: safe(&f.error),
+                aadsts: f.aadsts.clone(),
+                message: safe(&f.message),
+                fix: safe(&f.fix),
+            }),
+            Self::AccessDenied { failure, fix } => Self::AccessDenied {
+                failure: ews(failure),
+                fix: safe(fix),
+            },
+            Self::InsufficientRights {
+                mailbox,
+                folder,
+                missing,
+                has,
+                fix,
+            } => Self::InsufficientRights {
+                mailbox: safe(mailbox),
+                folder: safe(folder),
+                missing: missing.iter().map(safe).collect(),
+                has: has.iter().map(safe).collect(),
+                fix: safe(fix),
+            },
+            Self::MailboxNotFound(failure) => Self::MailboxNotFound(ews(failure)),
+            Self::EwsBlocked {
+                mailbox,
+                url,
+                app_id,
+            } => Self::EwsBlocked {
+                mailbox: safe(mailbox),
+                url: safe(url),
+                app_id: safe(app_id),
+            },
+            Self::Throttled {
+                response_code,
+                retry_after_ms,
+            } => Self::Throttled {
+                response_code: safe(response_code),
+                retry_after_ms: *retry_after_ms,
+            },
+            Self::Protocol { message, fix } => Self::Protocol {
+                message: safe(message),
+                fix: safe(fix),
+            },
+            Self::Transport(t) => Self::Transport(TransportError {
+                kind: t.kind,
+                detail: safe(&t.detail),
+            }),
         }
     }
 
@@ -389,6 +466,147 @@ mod tests {
         };
         assert!(error.message().contains("asked to wait 5 s"));
         assert!(error.fix().contains("after 5 s"));
+    }
+
+    /// Every text field of every case, as `sanitized` must treat it.
+    fn texts(error: &Error) -> Vec<String> {
+        let mut texts = Vec::new();
+        let ews = |f: &EwsFailure| {
+            vec![
+                f.response_code.clone(),
+                f.message.clone(),
+                f.mailbox.clone(),
+            ]
+        };
+        texts.extend(match error {
+            Error::Configuration(p) => vec![p.key.clone(), p.problem.clone(), p.fix.clone()],
+            Error::UnknownPerson(e) => vec![e.clone()],
+            Error::Certificate(
+                CertificateError::NotFound(t)
+                | CertificateError::KeyNotReadable(t)
+                | CertificateError::Expired(t),
+            ) => vec![t.clone()],
+            Error::SignIn(f) => vec![f.error.clone(), f.message.clone(), f.fix.clone()],
+            Error::AccessDenied { failure, fix } => {
+                let mut t = ews(failure);
+                t.push(fix.clone());
+                t
+            }
+            Error::InsufficientRights {
+                mailbox,
+                folder,
+                missing,
+                has,
+                fix,
+            } => [mailbox, folder, fix]
+                .into_iter()
+                .chain(missing)
+                .chain(has)
+                .cloned()
+                .collect(),
+            Error::MailboxNotFound(f) => ews(f),
+            Error::EwsBlocked {
+                mailbox,
+                url,
+                app_id,
+            } => vec![mailbox.clone(), url.clone(), app_id.clone()],
+            Error::Throttled { response_code, .. } => vec![response_code.clone()],
+            Error::Protocol { message, fix } => vec![message.clone(), fix.clone()],
+            Error::Transport(t) => vec![t.detail.clone()],
+        });
+        texts
+    }
+
+    #[test]
+    fn sanitized_cleans_and_caps_every_text_of_every_case() {
+        let hostile = format!(
+            "\x1b]0;pwned\x07\x1b[2J\n[ OK ] forged {}",
+            "A".repeat(3 << 20)
+        );
+        let h = || hostile.clone();
+        let ews = || EwsFailure {
+            response_code: h(),
+            message: h(),
+            mailbox: h(),
+        };
+        let cases = [
+            Error::Configuration(ConfigProblem {
+                key: h(),
+                problem: h(),
+                fix: h(),
+            }),
+            Error::UnknownPerson(h()),
+            Error::Certificate(CertificateError::NotFound(h())),
+            Error::Certificate(CertificateError::KeyNotReadable(h())),
+            Error::Certificate(CertificateError::Expired(h())),
+            Error::SignIn(AuthFailure {
+                error: h(),
+                aadsts: vec![50126],
+                message: h(),
+                fix: h(),
+            }),
+            Error::AccessDenied {
+                failure: ews(),
+                fix: h(),
+            },
+            Error::InsufficientRights {
+                mailbox: h(),
+                folder: h(),
+                missing: vec![h()],
+                has: vec![h(), h()],
+                fix: h(),
+            },
+            Error::MailboxNotFound(ews()),
+            Error::EwsBlocked {
+                mailbox: h(),
+                url: h(),
+                app_id: h(),
+            },
+            Error::Throttled {
+                response_code: h(),
+                retry_after_ms: 5,
+            },
+            Error::protocol(h(), h()),
+            Error::Transport(TransportError {
+                kind: TransportKind::Other,
+                detail: h(),
+            }),
+        ];
+        for error in cases {
+            let safe = error.sanitized();
+            assert_eq!(
+                std::mem::discriminant(&safe),
+                std::mem::discriminant(&error)
+            );
+            let texts = texts(&safe);
+            assert!(!texts.is_empty());
+            for text in texts {
+                assert!(safe_text::is_clean(&text), "{:?}", &text[..80]);
+                assert!(!text.contains("\n[ OK ]"));
+                assert!(
+                    text.chars().count() <= safe_text::MESSAGE_MAX_CHARS,
+                    "{} characters",
+                    text.chars().count()
+                );
+                assert!(text.ends_with("more characters)"), "{:?}", &text[..80]);
+            }
+        }
+    }
+
+    #[test]
+    fn sanitized_leaves_ordinary_errors_alone() {
+        let error = Error::EwsBlocked {
+            mailbox: "room1@contoso.com".into(),
+            url: "https://outlook.office365.com/EWS/Exchange.asmx".into(),
+            app_id: "11111111-2222-3333-4444-555555555555".into(),
+        };
+        assert_eq!(error.sanitized(), error);
+        assert_eq!(error.sanitized().fix(), error.fix());
+        let throttled = Error::Throttled {
+            response_code: "ErrorServerBusy".into(),
+            retry_after_ms: 297_749,
+        };
+        assert_eq!(throttled.sanitized(), throttled);
     }
 
     #[test]

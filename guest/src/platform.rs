@@ -46,7 +46,8 @@ pub trait Platform {
     /// Forgets a token that was refused.
     fn cache_remove(&mut self, key: &str);
 
-    /// Writes a diagnostic line. Callers never pass secrets.
+    /// Writes a diagnostic line. Callers never pass secrets; the component's
+    /// implementation passes every line through [`crate::safe_text::message`].
     fn log(&self, level: Level, message: &str);
 
     /// Looks a ROOMS person or room up by address (case-insensitive).

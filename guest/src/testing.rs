@@ -2,9 +2,11 @@
 //!
 //! It holds settings, secrets, persons, the token cache and a fixed clock,
 //! records every request, signature and log line, and has no network: every
-//! HTTP request is recorded and then fails as a transport error. Flows that
-//! need answers from Entra ID or Exchange are tested end to end against the
-//! emulator, not here.
+//! HTTP request is recorded and then answered with the next of the `answers`
+//! a test queued, or, when there is none, fails as a transport error. Flows
+//! that need real answers from Entra ID or Exchange are tested end to end
+//! against the emulator; the queued answers serve tests of what the component
+//! makes of one hostile or odd answer.
 //!
 //! [`ews_sample!`] and [`ews_derived!`] embed the XML fixtures shared by the
 //! workspace (`tests/fixtures/`): real Microsoft samples, and the few answers
@@ -36,7 +38,7 @@ macro_rules! ews_derived {
 pub(crate) use {ews_derived, ews_sample};
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use crate::auth::token::Secret;
 use crate::auth::{AuthContext, form};
@@ -70,6 +72,8 @@ pub struct TestPlatform {
     pub now: u64,
     /// Every HTTP request sent.
     pub requests: Vec<HttpRequest>,
+    /// Answers to the next requests, in order.
+    pub answers: VecDeque<HttpResponse>,
     /// Every log line.
     pub logs: RefCell<Vec<(Level, String)>>,
     random_counter: u8,
@@ -91,6 +95,7 @@ impl TestPlatform {
             persons: Vec::new(),
             now: 1_767_225_600,
             requests: Vec::new(),
+            answers: VecDeque::new(),
             logs: RefCell::new(Vec::new()),
             random_counter: 0,
         }
@@ -141,6 +146,15 @@ pub fn auth_context(extra: &[(&'static str, &str)]) -> AuthContext {
     AuthContext::new(&settings(extra), "https://outlook.office365.com")
 }
 
+/// An HTTP answer with status `status`, one `Content-Type` and `body`.
+pub fn answer(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> HttpResponse {
+    HttpResponse {
+        status,
+        headers: vec![("Content-Type".into(), content_type.into())],
+        body: body.into(),
+    }
+}
+
 /// App-only access of [`APP_ID`].
 pub fn app_only() -> Access {
     Access::AppOnly {
@@ -160,6 +174,9 @@ impl Platform for TestPlatform {
     fn http(&mut self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
         let detail = format!("{}: unit tests have no network", request.url);
         self.requests.push(request);
+        if let Some(answer) = self.answers.pop_front() {
+            return Ok(answer);
+        }
         Err(TransportError {
             kind: TransportKind::Connection,
             detail,

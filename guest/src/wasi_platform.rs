@@ -2,7 +2,7 @@
 //!
 //! Settings come from `wasi:config/store`, secrets and signatures from
 //! `secrets`, tokens from `token-cache`, persons from `rooms`, log lines go to
-//! `log`; the clock is `wasi:clocks/wall-clock` and randomness
+//! `log` (each made safe by [`safe_text::message`] on the way); the clock is `wasi:clocks/wall-clock` and randomness
 //! `wasi:random/random`. HTTP uses raw `wasi:http` (no async runtime): the
 //! request is handed to the host first, then the body is streamed, then the
 //! response is awaited and read up to [`MAX_RESPONSE_BYTES`]. Every
@@ -25,6 +25,7 @@ use crate::platform::{
     Level, Method, Person, Platform, SecretError, Signature, SyncMode, TransportError,
     TransportKind,
 };
+use crate::safe_text;
 use crate::url::HttpUrl;
 
 /// The largest response body the component reads (the host may cap lower).
@@ -97,7 +98,8 @@ impl Platform for WasiPlatform {
             Level::Warn => log::Level::Warn,
             Level::Error => log::Level::Error,
         };
-        log::log(level, message);
+        // The final pass over every log line: server text in it is made safe.
+        log::log(level, &safe_text::message(message));
     }
 
     fn person(&self, email: &str) -> Option<Person> {

@@ -1,5 +1,10 @@
 //! The Entra ID v2 token endpoint: one form-encoded `POST`, and the reading
 //! of its answer into an issued token, an Entra refusal, or an error.
+//!
+//! The answer is bounded before it is parsed, copied or cached: a body over
+//! [`MAX_BODY_BYTES`] is not parsed, and a token over [`MAX_TOKEN_BYTES`] is
+//! refused (Entra tokens are a few KiB; anything far larger did not come
+//! from Entra ID, and would only cost the component its memory).
 
 use serde::Deserialize;
 
@@ -9,6 +14,13 @@ use super::form;
 use super::token::{AccessToken, RefreshToken};
 use crate::error::Error;
 use crate::platform::{HttpRequest, HttpResponse, Level, Platform, TransportError, TransportKind};
+use crate::safe_text;
+
+/// The largest token-endpoint answer that is parsed (1 MiB).
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// The largest access or refresh token accepted (64 KiB).
+pub const MAX_TOKEN_BYTES: usize = 64 << 10;
 
 /// A token the endpoint issued.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,6 +133,18 @@ pub fn read_answer(url: &str, response: &HttpResponse) -> Result<Answer, Error> 
             detail: redirect_detail(url, response),
         }));
     }
+    if response.body.len() > MAX_BODY_BYTES && !matches!(status, 429 | 503) {
+        return Err(Error::protocol(
+            format!(
+                "The token endpoint {url} answered HTTP {status} with {}; an Entra ID answer is a \
+                 few KiB, and rooms-sync reads at most {} KiB of it, so this answer did not come \
+                 from Entra ID.",
+                describe_body(response),
+                MAX_BODY_BYTES >> 10
+            ),
+            AUTHORITY_FIX,
+        ));
+    }
     if status == 200 {
         let body: TokenBody = serde_json::from_slice(&response.body).map_err(|_| {
             Error::protocol(
@@ -171,10 +195,27 @@ fn issued(url: &str, body: TokenBody) -> Result<Issued, Error> {
         return Err(Error::protocol(
             format!(
                 "The token endpoint {url} issued a token of type '{}', not Bearer.",
-                kind.chars().take(40).collect::<String>()
+                safe_text::clean(kind, 40)
             ),
             AUTHORITY_FIX,
         ));
+    }
+    for (name, token) in [
+        ("an access_token", &body.access_token),
+        ("a refresh_token", &body.refresh_token),
+    ] {
+        let length = token.as_ref().map_or(0, String::len);
+        if length > MAX_TOKEN_BYTES {
+            return Err(Error::protocol(
+                format!(
+                    "The token endpoint {url} issued {name} of {length} bytes; Entra ID tokens \
+                     are a few KiB, and rooms-sync accepts at most {} KiB, so this answer did not \
+                     come from Entra ID.",
+                    MAX_TOKEN_BYTES >> 10
+                ),
+                AUTHORITY_FIX,
+            ));
+        }
     }
     let access_token = body
         .access_token
@@ -198,15 +239,21 @@ fn issued(url: &str, body: TokenBody) -> Result<Issued, Error> {
     })
 }
 
-/// `a text/html body of 1234 bytes`, `an empty body`.
+/// `a text/html body of 1234 bytes`, `an application/json body of 5 bytes`,
+/// `an empty body`.
 pub fn describe_body(response: &HttpResponse) -> String {
     if response.body.is_empty() {
         return "an empty body".to_owned();
     }
     match response.media_type() {
         Some(media) if !media.is_empty() => format!(
-            "a {} body of {} bytes",
-            media.chars().take(60).collect::<String>(),
+            "{} {} body of {} bytes",
+            if media.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                "an"
+            } else {
+                "a"
+            },
+            safe_text::clean(&media, 60),
             response.body.len()
         ),
         _ => format!("a body of {} bytes", response.body.len()),
@@ -218,12 +265,7 @@ pub fn redirect_detail(url: &str, response: &HttpResponse) -> String {
     let location = response
         .header("location")
         .map(|l| l.split('?').next().unwrap_or_default())
-        .map(|l| {
-            l.chars()
-                .filter(|c| !c.is_control())
-                .take(200)
-                .collect::<String>()
-        });
+        .map(|l| safe_text::clean(l, 200));
     match location {
         Some(location) => format!(
             "{url} answered HTTP {} (Location: {location})",
@@ -363,5 +405,99 @@ mod tests {
                 retry_after_ms: 7000
             }
         );
+    }
+
+    #[test]
+    fn an_oversized_answer_is_refused_before_it_is_parsed() {
+        for status in [200, 400] {
+            let body = format!(
+                r#"{{"token_type":"Bearer","expires_in":3599,"access_token":"{}"}}"#,
+                "x".repeat(MAX_BODY_BYTES)
+            );
+            let error = read_answer(URL, &response(status, "application/json", &body)).unwrap_err();
+            let Error::Protocol { message, fix } = &error else {
+                panic!("{error:?}")
+            };
+            assert!(
+                message.contains(&format!(
+                    "HTTP {status} with an application/json body of {} bytes",
+                    body.len()
+                )),
+                "{message}"
+            );
+            assert!(message.contains("at most 1024 KiB"), "{message}");
+            assert!(fix.contains("ExchangeAuthorityUrl"), "{fix}");
+            assert!(!message.contains("xxxx"), "the token is never echoed");
+        }
+        // Throttling stays throttling, whatever the size of the page.
+        let mut busy = response(503, "text/html", &"x".repeat(MAX_BODY_BYTES + 1));
+        busy.headers.push(("Retry-After".into(), "3".into()));
+        assert!(matches!(
+            read_answer(URL, &busy).unwrap_err(),
+            Error::Throttled {
+                retry_after_ms: 3000,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn tokens_over_64_kib_are_refused_and_up_to_64_kib_accepted() {
+        let body = |access: &str, refresh: &str| {
+            format!(
+                r#"{{"token_type":"Bearer","expires_in":3599,"access_token":"{access}","refresh_token":"{refresh}"}}"#
+            )
+        };
+        let at_cap = "a".repeat(MAX_TOKEN_BYTES);
+        let over = "a".repeat(MAX_TOKEN_BYTES + 1);
+        let Answer::Issued(issued) = read_answer(
+            URL,
+            &response(200, "application/json", &body(&at_cap, &at_cap)),
+        )
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(issued.access_token.expose().len(), MAX_TOKEN_BYTES);
+        for (access, refresh, name) in [
+            (&over, &at_cap, "an access_token of 65537 bytes"),
+            (&at_cap, &over, "a refresh_token of 65537 bytes"),
+        ] {
+            let error = read_answer(
+                URL,
+                &response(200, "application/json", &body(access, refresh)),
+            )
+            .unwrap_err();
+            let Error::Protocol { message, fix } = &error else {
+                panic!("{error:?}")
+            };
+            assert!(message.contains(name), "{message}");
+            assert!(message.contains("at most 64 KiB"), "{message}");
+            assert!(fix.contains("ExchangeAuthorityUrl"), "{fix}");
+            assert!(!message.contains("aaaa"), "the token is never echoed");
+        }
+    }
+
+    #[test]
+    fn server_text_in_headers_is_made_safe() {
+        let mut moved = response(302, "text/html\u{1b}[2J", "x");
+        moved.headers.push((
+            "Location".into(),
+            format!(
+                "https://login.example.com/\u{1b}]0;pwned\u{7}\u{202e}{}",
+                "p".repeat(5000)
+            ),
+        ));
+        let Error::Transport(t) = read_answer(URL, &moved).unwrap_err() else {
+            panic!()
+        };
+        assert!(crate::safe_text::is_clean(&t.detail), "{:?}", t.detail);
+        assert!(
+            t.detail
+                .contains("https://login.example.com/ ]0;pwned pppp"),
+            "{}",
+            t.detail
+        );
+        assert!(t.detail.len() < 400, "{}", t.detail.len());
+        assert_eq!(describe_body(&moved), "a text/html [2j body of 1 bytes");
     }
 }

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use super::AuthContext;
 use crate::config::Credential;
 use crate::error::AuthFailure;
+use crate::safe_text;
 
 /// An error answer of the token endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,35 +47,28 @@ struct ErrorBody {
 
 const MAX_DESCRIPTION: usize = 300;
 
+/// At most this many AADSTS codes are kept (Entra sends one or two).
+const MAX_CODES: usize = 16;
+
 /// Parses an Entra error body; `None` when the body is not one (not JSON, or
-/// JSON without an `error` string).
+/// JSON without an `error` string). Every text in it is made safe to show
+/// ([`safe_text`]).
 pub fn parse_error(status: u16, body: &[u8]) -> Option<EntraError> {
     let parsed: ErrorBody = serde_json::from_slice(body).ok()?;
-    let first_line = parsed
-        .error_description
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(MAX_DESCRIPTION)
-        .collect::<String>();
+    let first_line = parsed.error_description.lines().next().unwrap_or_default();
     Some(EntraError {
         status,
-        error: clean(&parsed.error),
+        error: safe_text::name(&parsed.error),
         codes: parsed
             .error_codes
             .into_iter()
             .filter_map(|code| u32::try_from(code).ok())
+            .take(MAX_CODES)
             .collect(),
-        description: first_line.trim().to_owned(),
-        trace_id: parsed.trace_id.as_deref().map(clean),
-        correlation_id: parsed.correlation_id.as_deref().map(clean),
+        description: safe_text::clean(first_line.trim(), MAX_DESCRIPTION),
+        trace_id: parsed.trace_id.as_deref().map(safe_text::name),
+        correlation_id: parsed.correlation_id.as_deref().map(safe_text::name),
     })
-}
-
-fn clean(text: &str) -> String {
-    text.chars().filter(|c| !c.is_control()).take(100).collect()
 }
 
 impl EntraError {
@@ -657,5 +651,30 @@ mod tests {
             ctx("password").credential,
             Credential::Password { .. }
         ));
+    }
+
+    #[test]
+    fn every_text_of_an_error_body_is_made_safe_and_codes_are_few() {
+        let codes: Vec<String> = (0..10_000).map(|i| (50_000 + i).to_string()).collect();
+        let body = format!(
+            r#"{{"error":"invalid_grant\u001b]0;pwned\u0007","error_description":"AADSTS50126: \u001b[2J\u0085[ OK ] forged\u202e{}","error_codes":[{}],"trace_id":"\u009b31m","correlation_id":"{}"}}"#,
+            "d".repeat(10_000),
+            codes.join(","),
+            "c".repeat(10_000)
+        );
+        let error = parse_error(400, body.as_bytes()).unwrap();
+        assert_eq!(error.error, "invalid_grant ]0;pwned");
+        assert!(
+            error
+                .description
+                .starts_with("AADSTS50126: [2J [ OK ] forged ddd"),
+            "{}",
+            error.description
+        );
+        assert!(error.description.chars().count() <= MAX_DESCRIPTION);
+        assert_eq!(error.trace_id.as_deref(), Some("31m"));
+        assert!(error.correlation_id.unwrap().chars().count() <= 100);
+        assert_eq!(error.codes.len(), MAX_CODES);
+        assert_eq!(error.codes[0], 50_000);
     }
 }

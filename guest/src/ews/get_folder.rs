@@ -149,7 +149,7 @@ pub fn parse_folder(message: &ResponseMessage) -> Result<Folder, String> {
 }
 
 /// The single response message of a `GetFolder` answer for one folder.
-pub fn single_message(response: &Element) -> Result<ResponseMessage, String> {
+pub fn single_message(response: Element) -> Result<ResponseMessage, String> {
     let mut messages = response::response_messages(response, NAME).map_err(|e| e.to_string())?;
     match messages.len() {
         1 => Ok(messages.remove(0)),
@@ -172,7 +172,7 @@ mod tests {
         let Content::Response(response) = read_envelope(bytes).unwrap().content else {
             panic!()
         };
-        single_message(&response).unwrap()
+        single_message(response).unwrap()
     }
 
     #[test]
@@ -302,7 +302,7 @@ mod tests {
             panic!()
         };
         assert!(
-            single_message(&r)
+            single_message(r)
                 .unwrap_err()
                 .contains("2 response messages")
         );

@@ -29,6 +29,7 @@ use crate::auth::token::AccessToken;
 use crate::config::{Credential, Settings};
 use crate::error::{Error, EwsFailure};
 use crate::platform::{HttpRequest, HttpResponse, Level, Platform, TransportError, TransportKind};
+use crate::safe_text;
 use crate::url::HttpUrl;
 use response::{Content, MessageXml, ResponseMessage, read_envelope};
 use soap::Addressing;
@@ -234,7 +235,7 @@ pub fn classify(
             // `2000008;reason="..."`); it never holds the token.
             let reason = response
                 .header("x-ms-diagnostics")
-                .map(|d| format!(" (Exchange says: {})", d.trim()))
+                .map(|d| format!(" (Exchange says: {})", safe_text::quote(d.trim())))
                 .unwrap_or_default();
             return Err(Error::AccessDenied {
                 failure: EwsFailure {
@@ -268,8 +269,9 @@ pub fn classify(
         Err(e) => {
             let message = if status == 200 {
                 format!(
-                    "EWS at {url} answered HTTP 200 with {} that is not a usable SOAP answer: {e}.",
-                    describe_body(response)
+                    "EWS at {url} answered HTTP 200 with {} that is not a usable SOAP answer: {}.",
+                    describe_body(response),
+                    safe_text::display(&e, safe_text::QUOTE_MAX_CHARS)
                 )
             } else {
                 format!(
@@ -320,6 +322,9 @@ pub fn check_message(
 }
 
 /// The error for an EWS response code (from a response message or a fault).
+///
+/// The code, the text and the details come from the server: they are quoted
+/// through [`safe_text`] wherever they end up in the error.
 pub fn classify_code(
     code: &str,
     text: &str,
@@ -328,8 +333,8 @@ pub fn classify_code(
     access: &Access,
 ) -> Error {
     let failure = || EwsFailure {
-        response_code: code.to_owned(),
-        message: text.to_owned(),
+        response_code: safe_text::name(code),
+        message: safe_text::quote(text),
         mailbox: mailbox.to_owned(),
     };
     match code {
@@ -343,7 +348,7 @@ pub fn classify_code(
             fix: access.grant_fix(mailbox),
         },
         "ErrorServerBusy" | "ErrorExceededConnectionCount" => Error::Throttled {
-            response_code: code.to_owned(),
+            response_code: safe_text::name(code),
             retry_after_ms: details.back_off_ms().unwrap_or(0),
         },
         "ErrorInternalServerError" => match details.value("InnerErrorResponseCode") {
@@ -352,9 +357,11 @@ pub fn classify_code(
             }
             Some(inner) => Error::protocol(
                 format!(
-                    "Exchange answered ErrorInternalServerError for {mailbox}: {text} (inner \
-                     error {inner}: {}).",
-                    details.value("InnerErrorMessageText").unwrap_or("-")
+                    "Exchange answered ErrorInternalServerError for {mailbox}: {} (inner error \
+                     {}: {}).",
+                    safe_text::quote(text),
+                    safe_text::name(inner),
+                    safe_text::quote(details.value("InnerErrorMessageText").unwrap_or("-"))
                 ),
                 "Try again later; if it persists, check the mailbox in the Exchange admin center.",
             ),
@@ -398,6 +405,8 @@ pub fn classify_code(
 const TRANSIENT_FIX: &str = "A temporary condition in Exchange Online: try again in a few minutes.";
 
 fn unexpected(code: &str, text: &str, mailbox: &str, fix: &str) -> Error {
+    let code = safe_text::name(code);
+    let text = safe_text::quote(text);
     let text = text.trim_end_matches('.');
     let message = if text.is_empty() {
         format!("Exchange answered {code} for {mailbox}.")
@@ -608,7 +617,7 @@ mod tests {
         else {
             panic!()
         };
-        let m = get_folder::single_message(&r).unwrap();
+        let m = get_folder::single_message(r).unwrap();
         let e = check_message(&m, "room-alias@contoso.com", &app_only()).unwrap_err();
         assert!(
             matches!(e, Error::MailboxNotFound(ref f) if f.response_code == "ErrorNonExistentMailbox"),
@@ -622,7 +631,7 @@ mod tests {
         else {
             panic!()
         };
-        let m = &response::response_messages(&r, "SyncFolderItems").unwrap()[0];
+        let m = &response::response_messages(r, "SyncFolderItems").unwrap()[0];
         assert_eq!(
             check_message(m, "room1@contoso.com", &app_only()).unwrap_err(),
             Error::Throttled {
@@ -639,7 +648,7 @@ mod tests {
         else {
             panic!()
         };
-        let m = &response::response_messages(&r, "DeleteItem").unwrap()[0];
+        let m = &response::response_messages(r, "DeleteItem").unwrap()[0];
         let e = check_message(m, "room1@contoso.com", &app_only()).unwrap_err();
         assert!(e.message().contains("ErrorQuotaExceededOnDelete"), "{e}");
     }
@@ -701,5 +710,34 @@ mod tests {
         .unwrap();
         assert_eq!(version.as_deref(), Some("15.20.8769.35 (V2018_01_08)"));
         assert_eq!(element.name, "GetFolderResponse");
+    }
+
+    #[test]
+    fn exchange_diagnostics_on_a_401_are_quoted_safely() {
+        let mut refused = answer(401, b"");
+        refused.headers.push((
+            "x-ms-diagnostics".into(),
+            format!(
+                "2000008;reason=\"\u{1b}]0;pwned\u{7}\r\n[ OK ] forged\";{}",
+                "x".repeat(100_000)
+            ),
+        ));
+        let error = classify(URL, &refused, "room1@contoso.com", &app_only()).unwrap_err();
+        let Error::AccessDenied { failure, .. } = &error else {
+            panic!("{error:?}")
+        };
+        assert!(
+            failure
+                .message
+                .contains("(Exchange says: 2000008;reason=\" ]0;pwned [ OK ] forged\";xxx"),
+            "{}",
+            &failure.message[..200]
+        );
+        assert!(crate::safe_text::is_clean(&failure.message));
+        assert!(
+            failure.message.chars().count() < 700,
+            "{}",
+            failure.message.len()
+        );
     }
 }

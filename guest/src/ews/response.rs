@@ -9,8 +9,14 @@
 //! Element names are matched by namespace, not prefix; `MessageXml` appears in
 //! the messages namespace in response messages and in the types namespace in
 //! faults, so both are accepted.
+//!
+//! Reading takes the parsed tree apart instead of copying from it: a 16 MiB
+//! answer is held once as bytes and once as a tree, never twice as a tree.
+//! Texts are kept as the server sent them (trimmed); whoever puts one into a
+//! message quotes it through [`safe_text`](crate::safe_text).
 
 use super::xml::{self, Element, Ns, XmlError};
+use crate::safe_text;
 
 /// `ResponseClass` of a response message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,16 +39,17 @@ pub struct MessageXml {
 }
 
 impl MessageXml {
-    fn from_element(element: Option<&Element>) -> Self {
+    fn from_element(element: Option<Element>) -> Self {
         let mut details = Self::default();
-        for child in element.into_iter().flat_map(|e| &e.children) {
-            match (child.name.as_str(), child.attr("Name")) {
-                ("Value", Some(name)) => details
-                    .values
-                    .push((name.to_owned(), child.trimmed_text().to_owned())),
-                _ => details
-                    .other
-                    .push((child.name.clone(), child.trimmed_text().to_owned())),
+        for mut child in element.into_iter().flat_map(|e| e.children) {
+            let text = take_trimmed_text(&mut child);
+            let value_name = match child.name.as_str() {
+                "Value" => child.attr("Name").map(str::to_owned),
+                _ => None,
+            };
+            match value_name {
+                Some(name) => details.values.push((name, text)),
+                None => details.other.push((child.name, text)),
             }
         }
         details
@@ -81,12 +88,14 @@ pub struct ResponseMessage {
     pub text: String,
     /// `m:MessageXml`.
     pub message_xml: MessageXml,
-    /// The whole element, for the operation's own children.
+    /// The element without the children read into the fields above
+    /// (`ResponseCode`, `MessageText`, `MessageXml`), for the operation's own
+    /// children.
     pub element: Element,
 }
 
 impl ResponseMessage {
-    fn from_element(element: &Element) -> Result<Self, String> {
+    fn from_element(mut element: Element) -> Result<Self, String> {
         let class = match element.attr("ResponseClass") {
             Some("Success") => ResponseClass::Success,
             Some("Warning") => ResponseClass::Warning,
@@ -94,28 +103,39 @@ impl ResponseMessage {
             Some(other) => {
                 return Err(format!(
                     "<{}> has the unknown ResponseClass '{}'",
-                    element.name,
-                    other.chars().take(40).collect::<String>()
+                    safe_text::name(&element.name),
+                    safe_text::clean(other, 40)
                 ));
             }
-            None => return Err(format!("<{}> has no ResponseClass", element.name)),
+            None => {
+                return Err(format!(
+                    "<{}> has no ResponseClass",
+                    safe_text::name(&element.name)
+                ));
+            }
         };
-        let code = match element.child(&Ns::Messages, "ResponseCode") {
-            Some(code) => code.trimmed_text().to_owned(),
+        let code = match take_child(&mut element, |c| c.is(&Ns::Messages, "ResponseCode")) {
+            Some(mut code) => take_trimmed_text(&mut code),
             None if class == ResponseClass::Success => "NoError".to_owned(),
-            None => return Err(format!("<{}> has no ResponseCode", element.name)),
+            None => {
+                return Err(format!(
+                    "<{}> has no ResponseCode",
+                    safe_text::name(&element.name)
+                ));
+            }
         };
+        let text = take_child(&mut element, |c| c.is(&Ns::Messages, "MessageText"))
+            .map(|mut t| take_trimmed_text(&mut t))
+            .unwrap_or_default();
+        let message_xml = MessageXml::from_element(take_child(&mut element, |c| {
+            c.name == "MessageXml" && matches!(c.ns, Ns::Messages | Ns::Types)
+        }));
         Ok(Self {
             class,
             code,
-            text: element
-                .child(&Ns::Messages, "MessageText")
-                .map(|t| t.trimmed_text().to_owned())
-                .unwrap_or_default(),
-            message_xml: MessageXml::from_element(
-                element.child_in(&[Ns::Messages, Ns::Types], "MessageXml"),
-            ),
-            element: element.clone(),
+            text,
+            message_xml,
+            element,
         })
     }
 
@@ -141,31 +161,33 @@ pub struct SoapFault {
 }
 
 impl SoapFault {
-    fn from_element(fault: &Element) -> Self {
+    fn from_element(mut fault: Element) -> Self {
         // The fault's own children are unqualified; match them by local name.
-        let named = |parent: &Element, name: &str| {
-            parent
-                .children
-                .iter()
-                .find(|c| c.name == name)
-                .map(|c| c.trimmed_text().to_owned())
+        let named = |parent: &mut Element, name: &str| {
+            take_child(parent, |c| c.name == name).map(|mut c| take_trimmed_text(&mut c))
         };
-        let detail = fault.children.iter().find(|c| c.name == "detail");
-        let fault_code = named(fault, "faultcode").unwrap_or_default();
-        let fault_code = match fault_code.rsplit_once(':') {
-            Some((_, local)) => local.to_owned(),
-            None => fault_code,
-        };
+        let mut fault_code = named(&mut fault, "faultcode").unwrap_or_default();
+        if let Some(colon) = fault_code.rfind(':') {
+            fault_code.drain(..=colon);
+        }
+        let fault_string = named(&mut fault, "faultstring").unwrap_or_default();
+        let mut detail = take_child(&mut fault, |c| c.name == "detail");
+        let response_code = detail
+            .as_mut()
+            .and_then(|d| named(d, "ResponseCode"))
+            .filter(|c| !c.is_empty());
+        let message = detail.as_mut().and_then(|d| named(d, "Message"));
+        let message_xml = MessageXml::from_element(
+            detail
+                .as_mut()
+                .and_then(|d| take_child(d, |c| c.name == "MessageXml")),
+        );
         Self {
             fault_code,
-            fault_string: named(fault, "faultstring").unwrap_or_default(),
-            response_code: detail
-                .and_then(|d| named(d, "ResponseCode"))
-                .filter(|c| !c.is_empty()),
-            message: detail.and_then(|d| named(d, "Message")),
-            message_xml: MessageXml::from_element(
-                detail.and_then(|d| d.children.iter().find(|c| c.name == "MessageXml")),
-            ),
+            fault_string,
+            response_code,
+            message,
+            message_xml,
         }
     }
 
@@ -222,28 +244,28 @@ impl std::fmt::Display for ReadError {
 
 /// Parses a SOAP answer.
 pub fn read_envelope(bytes: &[u8]) -> Result<Envelope, ReadError> {
-    let root = xml::parse(bytes).map_err(ReadError::Xml)?;
+    let mut root = xml::parse(bytes).map_err(ReadError::Xml)?;
     if !root.is(&Ns::Soap, "Envelope") {
         return Err(ReadError::Structure(format!(
             "the root element is <{}>, not a SOAP Envelope",
-            root.name
+            safe_text::name(&root.name)
         )));
     }
     let server_version = root
         .child(&Ns::Soap, "Header")
         .and_then(|h| h.child(&Ns::Types, "ServerVersionInfo"))
         .map(describe_version);
-    let body = root
-        .child(&Ns::Soap, "Body")
+    let body = take_child(&mut root, |c| c.is(&Ns::Soap, "Body"))
         .ok_or_else(|| ReadError::Structure("the SOAP Envelope has no Body".into()))?;
     let first = body
         .children
-        .first()
+        .into_iter()
+        .next()
         .ok_or_else(|| ReadError::Structure("the SOAP Body is empty".into()))?;
     let content = if first.is(&Ns::Soap, "Fault") {
         Content::Fault(SoapFault::from_element(first))
     } else {
-        Content::Response(first.clone())
+        Content::Response(first)
     };
     Ok(Envelope {
         server_version,
@@ -251,8 +273,23 @@ pub fn read_envelope(bytes: &[u8]) -> Result<Envelope, ReadError> {
     })
 }
 
+/// Removes and returns the first child of `parent` that `matches`.
+fn take_child(parent: &mut Element, matches: impl Fn(&Element) -> bool) -> Option<Element> {
+    let index = parent.children.iter().position(matches)?;
+    Some(parent.children.remove(index))
+}
+
+/// Moves the text out of `element`, trimmed in place (no copy).
+fn take_trimmed_text(element: &mut Element) -> String {
+    let mut text = std::mem::take(&mut element.text);
+    text.truncate(text.trim_end().len());
+    let leading = text.len() - text.trim_start().len();
+    text.drain(..leading);
+    text
+}
+
 fn describe_version(info: &Element) -> String {
-    let part = |name| info.attr(name).unwrap_or("?");
+    let part = |name| safe_text::name(info.attr(name).unwrap_or("?"));
     let mut text = format!(
         "{}.{}.{}.{}",
         part("MajorVersion"),
@@ -261,29 +298,28 @@ fn describe_version(info: &Element) -> String {
         part("MinorBuildNumber")
     );
     if let Some(version) = info.attr("Version") {
-        text.push_str(&format!(" ({version})"));
+        text.push_str(&format!(" ({})", safe_text::name(version)));
     }
     text
 }
 
 /// The response messages of `response`, which must be `m:<operation>Response`.
 pub fn response_messages(
-    response: &Element,
+    mut response: Element,
     operation: &str,
 ) -> Result<Vec<ResponseMessage>, ReadError> {
     let expected = format!("{operation}Response");
     if !response.is(&Ns::Messages, &expected) {
         return Err(ReadError::Structure(format!(
             "the SOAP Body holds <{}>, not <{expected}>",
-            response.name
+            safe_text::name(&response.name)
         )));
     }
-    let messages = response
-        .child(&Ns::Messages, "ResponseMessages")
+    let messages = take_child(&mut response, |c| c.is(&Ns::Messages, "ResponseMessages"))
         .ok_or_else(|| ReadError::Structure(format!("<{expected}> has no ResponseMessages")))?;
     messages
         .children
-        .iter()
+        .into_iter()
         .filter(|c| c.ns == Ns::Messages)
         .map(|c| ResponseMessage::from_element(c).map_err(ReadError::Structure))
         .collect()
@@ -304,7 +340,7 @@ mod tests {
 
     fn messages(bytes: &[u8], operation: &str) -> Vec<ResponseMessage> {
         match read_envelope(bytes).unwrap().content {
-            Content::Response(r) => response_messages(&r, operation).unwrap(),
+            Content::Response(r) => response_messages(r, operation).unwrap(),
             other => panic!("expected a response, got {other:?}"),
         }
     }
@@ -377,7 +413,7 @@ mod tests {
         let Content::Response(response) = envelope.content else {
             panic!()
         };
-        let m = &response_messages(&response, "SyncFolderItems").unwrap()[0];
+        let m = &response_messages(response, "SyncFolderItems").unwrap()[0];
         assert_eq!(m.class, ResponseClass::Error);
         assert_eq!(m.code, "ErrorServerBusy");
         assert_eq!(m.message_xml.back_off_ms(), Some(5000));
@@ -526,14 +562,14 @@ mod tests {
         else {
             panic!()
         };
-        let err = response_messages(&r, "GetFolder").unwrap_err();
+        let err = response_messages(r, "GetFolder").unwrap_err();
         assert!(err.to_string().contains("not <GetFolderResponse>"), "{err}");
         let no_class = br#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><m:GetFolderResponse xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages"><m:ResponseMessages><m:GetFolderResponseMessage/></m:ResponseMessages></m:GetFolderResponse></s:Body></s:Envelope>"#;
         let Content::Response(r) = read_envelope(no_class).unwrap().content else {
             panic!()
         };
         assert!(
-            response_messages(&r, "GetFolder")
+            response_messages(r, "GetFolder")
                 .unwrap_err()
                 .to_string()
                 .contains("no ResponseClass")
@@ -558,7 +594,7 @@ mod tests {
                     ..
                 }) = read_envelope(&mutated)
                 {
-                    let _ = response_messages(&r, "SyncFolderItems");
+                    let _ = response_messages(r, "SyncFolderItems");
                 }
             }
         }
