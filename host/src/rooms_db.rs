@@ -164,7 +164,9 @@ pub enum DbError {
     )]
     DuplicatePerson(String),
     /// A stored value is not understood (file written by a newer version?).
-    #[error("rooms.db holds an unknown {what} `{value}` for {email}")]
+    #[error(
+        "rooms.db holds an unreadable {what} `{value}` for {email} (written by a newer rooms-sync, or edited by hand)"
+    )]
     Corrupt {
         /// The person.
         email: String,
@@ -197,21 +199,36 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE persons (
          sync_disabled INTEGER NOT NULL DEFAULT 0
      );"];
 
+/// Applies the migrations a database lacks, atomically.
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let applied = usize::try_from(version).unwrap_or(0);
+    if applied >= MIGRATIONS.len() {
+        return tx.commit();
+    }
+    for migration in &MIGRATIONS[applied..] {
+        tx.execute_batch(migration)?;
+    }
+    tx.execute_batch(&format!("PRAGMA user_version = {};", MIGRATIONS.len()))?;
+    tx.commit()
+}
+
 impl RoomsDb {
     /// Opens `path`, creating and migrating it when needed.
+    ///
+    /// The migration runs in one `BEGIN IMMEDIATE` transaction that reads
+    /// the schema version inside it, so processes opening a new file at the
+    /// same moment migrate it exactly once: the first takes the write lock,
+    /// the others wait (up to the busy timeout) and then find it migrated.
     pub fn open(path: &Path) -> Result<RoomsDb, DbError> {
-        let conn = Connection::open(path).map_err(|source| DbError::Open {
+        let open_error = |source| DbError::Open {
             path: path.to_path_buf(),
             source,
-        })?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        for (done, migration) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
-            conn.execute_batch(&format!(
-                "BEGIN; {migration} PRAGMA user_version = {}; COMMIT;",
-                done + 1
-            ))?;
-        }
+        };
+        let mut conn = Connection::open(path).map_err(open_error)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        migrate(&mut conn).map_err(open_error)?;
         Ok(RoomsDb {
             path: path.to_path_buf(),
             conn: Mutex::new(conn),
@@ -255,62 +272,128 @@ impl RoomsDb {
             > 0)
     }
 
-    /// All persons, ordered by address.
+    /// All persons, ordered by address. Fails on the first row it cannot
+    /// read; [`RoomsDb::list_person_rows`] reports such rows one by one.
     pub fn list_persons(&self) -> Result<Vec<Person>, DbError> {
+        self.list_person_rows()?
+            .into_iter()
+            .map(PersonRow::into_result)
+            .collect()
+    }
+
+    /// Every stored person, ordered by address, each either valid or with
+    /// the reason it cannot be read, so one bad row spoils nothing else.
+    pub fn list_person_rows(&self) -> Result<Vec<PersonRow>, DbError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare(
+        let mut stmt = conn.prepare_cached(
             "SELECT email, sync_mode, sync_url, conflict_behaviour, sync_disabled
              FROM persons ORDER BY email",
         )?;
-        let rows = stmt.query_map([], row_to_raw)?;
-        rows.map(|r| raw_to_person(r?)).collect()
+        let rows = stmt.query_map([], |row| Ok(read_row(row)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// One person by address (case-insensitive).
     pub fn get_person(&self, email: &str) -> Result<Option<Person>, DbError> {
+        self.get_person_row(email)?
+            .map(PersonRow::into_result)
+            .transpose()
+    }
+
+    /// One stored person by address (case-insensitive), valid or not.
+    pub fn get_person_row(&self, email: &str) -> Result<Option<PersonRow>, DbError> {
         let email = email.trim().to_ascii_lowercase();
-        let raw = self
-            .conn()
-            .query_row(
-                "SELECT email, sync_mode, sync_url, conflict_behaviour, sync_disabled
-                 FROM persons WHERE email = ?1",
-                [email],
-                row_to_raw,
-            )
-            .optional()?;
-        raw.map(raw_to_person).transpose()
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT email, sync_mode, sync_url, conflict_behaviour, sync_disabled
+             FROM persons WHERE email = ?1",
+        )?;
+        Ok(stmt.query_row([email], |row| Ok(read_row(row))).optional()?)
     }
 }
 
-type RawPerson = (String, String, String, String, bool);
-
-fn row_to_raw(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawPerson> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-    ))
+/// A stored person as read: valid, or the reason it cannot be used.
+#[derive(Debug)]
+pub enum PersonRow {
+    /// Every column is understood.
+    Valid(Person),
+    /// A column holds a value this version does not understand.
+    Unreadable {
+        /// The stored address (shown lossily when it is not text).
+        email: String,
+        /// What is wrong.
+        problem: DbError,
+    },
 }
 
-fn raw_to_person((email, mode, url, conflict, disabled): RawPerson) -> Result<Person, DbError> {
-    let sync_mode = SyncMode::parse(&mode).ok_or_else(|| DbError::Corrupt {
-        email: email.clone(),
-        what: "sync mode",
-        value: mode,
-    })?;
-    let conflict = ConflictBehaviour::parse(&conflict).ok_or_else(|| DbError::Corrupt {
-        email: email.clone(),
-        what: "conflict behaviour",
-        value: conflict,
-    })?;
-    Ok(Person {
+impl PersonRow {
+    /// The address of the row.
+    pub fn email(&self) -> &str {
+        match self {
+            PersonRow::Valid(p) => &p.email,
+            PersonRow::Unreadable { email, .. } => email,
+        }
+    }
+
+    fn into_result(self) -> Result<Person, DbError> {
+        match self {
+            PersonRow::Valid(p) => Ok(p),
+            PersonRow::Unreadable { problem, .. } => Err(problem),
+        }
+    }
+}
+
+/// Reads one row of `persons` without failing: a value of the wrong type or
+/// an unknown spelling makes the row [`PersonRow::Unreadable`].
+fn read_row(row: &rusqlite::Row<'_>) -> PersonRow {
+    use rusqlite::types::ValueRef;
+    let text = |i: usize| -> Option<String> {
+        match row.get_ref(i).ok()? {
+            ValueRef::Text(t) => std::str::from_utf8(t).ok().map(str::to_owned),
+            _ => None,
+        }
+    };
+    let shown = |i: usize| -> String {
+        match row.get_ref(i) {
+            Ok(ValueRef::Text(t)) => String::from_utf8_lossy(t).into_owned(),
+            Ok(ValueRef::Integer(n)) => n.to_string(),
+            Ok(ValueRef::Real(x)) => x.to_string(),
+            Ok(ValueRef::Blob(b)) => format!("a blob of {} bytes", b.len()),
+            Ok(ValueRef::Null) | Err(_) => "NULL".into(),
+        }
+    };
+    let email_shown = crate::text::operator_text(&shown(0), 320);
+    let corrupt = |what: &'static str, i: usize| PersonRow::Unreadable {
+        email: email_shown.clone(),
+        problem: DbError::Corrupt {
+            email: email_shown.clone(),
+            what,
+            value: crate::text::operator_text(&shown(i), 80),
+        },
+    };
+    let Some(email) = text(0) else {
+        return corrupt("address", 0);
+    };
+    let Some(sync_mode) = text(1).as_deref().and_then(SyncMode::parse) else {
+        return corrupt("sync mode", 1);
+    };
+    let Some(sync_url) = text(2) else {
+        return corrupt("Sync-URL", 2);
+    };
+    let Some(conflict) = text(3).as_deref().and_then(ConflictBehaviour::parse) else {
+        return corrupt("conflict behaviour", 3);
+    };
+    let sync_disabled = match row.get_ref(4) {
+        Ok(ValueRef::Integer(0)) => false,
+        Ok(ValueRef::Integer(1)) => true,
+        _ => return corrupt("sync state", 4),
+    };
+    PersonRow::Valid(Person {
         email,
         sync_mode,
-        sync_url: url,
+        sync_url,
         conflict,
-        sync_disabled: disabled,
+        sync_disabled,
     })
 }
 
@@ -384,5 +467,83 @@ mod tests {
             err.to_string().contains("/nonexistent-dir/rooms.db"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn concurrent_first_opens_migrate_exactly_once() {
+        // Eight connections (as eight processes would) open the same new
+        // file at once, fifty times over.
+        for round in 0..50 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("rooms.db");
+            let start = std::sync::Arc::new(std::sync::Barrier::new(8));
+            let openers: Vec<_> = (0..8)
+                .map(|_| {
+                    let (path, start) = (path.clone(), start.clone());
+                    std::thread::spawn(move || {
+                        start.wait();
+                        RoomsDb::open(&path).map(|db| db.list_persons().map(|p| p.len()))
+                    })
+                })
+                .collect();
+            for opener in openers {
+                let listed = opener.join().unwrap();
+                assert!(
+                    matches!(listed, Ok(Ok(0))),
+                    "round {round}: {listed:?}"
+                );
+            }
+            let conn = Connection::open(&path).unwrap();
+            let version: i64 = conn
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(version as usize, MIGRATIONS.len());
+        }
+    }
+
+    #[test]
+    fn a_bad_row_is_reported_for_its_person_and_the_rest_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rooms.db");
+        let db = RoomsDb::open(&path).unwrap();
+        for email in ["a@contoso.com", "c@contoso.com"] {
+            db.add_person(&Person::new(email, SyncMode::O365).unwrap())
+                .unwrap();
+        }
+        let raw = Connection::open(&path).unwrap();
+        raw.execute_batch(
+            "INSERT INTO persons VALUES ('b@contoso.com', 'O365Push', 'https://x', 'Rollback', 0);
+             INSERT INTO persons VALUES ('d@contoso.com', 'O365', 'https://x', 'Rollback', 'yes');
+             INSERT INTO persons VALUES (X'FF00', 'O365', 'https://x', 'Rollback', 0);",
+        )
+        .unwrap();
+        let rows = db.list_person_rows().unwrap();
+        let shown: Vec<(String, bool)> = rows
+            .iter()
+            .map(|r| (r.email().to_string(), matches!(r, PersonRow::Valid(_))))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("a@contoso.com".to_string(), true),
+                ("b@contoso.com".to_string(), false),
+                ("c@contoso.com".to_string(), true),
+                ("d@contoso.com".to_string(), false),
+                ("a blob of 2 bytes".to_string(), false),
+            ]
+        );
+        let PersonRow::Unreadable { problem, .. } = &rows[1] else {
+            unreachable!()
+        };
+        assert!(
+            problem.to_string().contains("sync mode `O365Push` for b@contoso.com"),
+            "{problem}"
+        );
+        assert!(matches!(
+            db.get_person_row("d@contoso.com").unwrap(),
+            Some(PersonRow::Unreadable { .. })
+        ));
+        assert!(db.get_person("c@contoso.com").unwrap().is_some());
+        assert!(db.get_person("b@contoso.com").is_err());
     }
 }

@@ -1,10 +1,10 @@
 //! The process-wide part of the host: one engine, one compiled component, one
 //! `PluginPre`, built once and shared by every tenant.
 //!
-//! Compiling the component with Cranelift costs tens of milliseconds (seconds
-//! in a debug build), so [`Runtime::new`] keeps a cache of precompiled
-//! artefacts (`<cache>/<sha256 of wasm>-<engine hash>.cwasm`) and deserializes
-//! them instead. Each call then gets a fresh `Store` ([`Runtime::new_store`])
+//! Compiling the component with Cranelift costs hundreds of milliseconds, so
+//! [`Runtime::new`] keeps a cache of precompiled artefacts
+//! (`<cache>/<sha256 of wasm>-<engine hash>.cwasm`, verified before use: see
+//! [`crate::component_cache`]) and deserializes them instead. Each call then gets a fresh `Store` ([`Runtime::new_store`])
 //! with a memory cap (a `ResourceLimiter`) and a deadline (epoch
 //! interruption, ticked by a background thread every [`EPOCH_TICK`]). A trap
 //! ends that call only; the runtime stays usable.
@@ -20,12 +20,13 @@ use anyhow::{Context as _, bail};
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimitsBuilder,
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store,
 };
 
 use crate::bindings::{Plugin, PluginPre, rooms, wasi};
+use crate::component_cache::{ComponentCache, Lookup};
 use crate::http_policy::HttpLimits;
-use crate::state::TenantState;
+use crate::state::{CallLimiter, TenantState};
 
 /// How often the epoch advances; deadlines are counted in these ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -97,6 +98,7 @@ pub struct Runtime {
     pre: PluginPre<TenantState>,
     limits: RunLimits,
     load: ComponentLoad,
+    cache_notes: Vec<String>,
     _ticker: EpochTicker,
 }
 
@@ -111,7 +113,8 @@ impl Runtime {
                 options.component.display()
             )
         })?;
-        let (component, load) = load_component(&engine, &wasm, options.cache_dir.as_deref())?;
+        let (component, load, cache_notes) =
+            load_component(&engine, &wasm, options.cache_dir.as_deref())?;
         let linker = linker(&engine)?;
         let pre = PluginPre::new(linker.instantiate_pre(&component)?)?;
         Ok(Runtime {
@@ -120,17 +123,19 @@ impl Runtime {
             pre,
             limits: options.limits,
             load,
+            cache_notes,
         })
-    }
-
-    /// The engine shared by every store.
-    pub fn engine(&self) -> &Engine {
-        &self.engine
     }
 
     /// How the component was loaded, and how long it took.
     pub fn component_load(&self) -> ComponentLoad {
         self.load
+    }
+
+    /// What happened with the component cache that the operator should
+    /// know (an entry rejected, a cache not trusted); empty when all was well.
+    pub fn cache_notes(&self) -> &[String] {
+        &self.cache_notes
     }
 
     /// The limits applied to each call.
@@ -149,14 +154,8 @@ impl Runtime {
     }
 
     /// Store limits for a new [`TenantState`].
-    pub fn store_limits(&self) -> wasmtime::StoreLimits {
-        StoreLimitsBuilder::new()
-            .memory_size(self.limits.memory_bytes)
-            .instances(16)
-            .tables(64)
-            .memories(8)
-            .trap_on_grow_failure(true)
-            .build()
+    pub fn store_limits(&self) -> CallLimiter {
+        CallLimiter::new(self.limits.memory_bytes)
     }
 
     /// A new instance in `store`.
@@ -201,37 +200,49 @@ fn linker(engine: &Engine) -> anyhow::Result<Linker<TenantState>> {
     Ok(linker)
 }
 
-/// Compiles `wasm`, or deserializes it from `cache_dir` when a matching
-/// artefact exists. A corrupt or stale artefact is replaced.
+/// Compiles `wasm`, or deserializes it from `cache_dir` when a verified
+/// artefact exists (see [`crate::component_cache`] for what is checked). A
+/// rejected or missing artefact is compiled and stored; a cache that cannot
+/// be trusted is not used. Each such event is returned as a note for the log.
 pub fn load_component(
     engine: &Engine,
     wasm: &[u8],
     cache_dir: Option<&Path>,
-) -> anyhow::Result<(Component, ComponentLoad)> {
+) -> anyhow::Result<(Component, ComponentLoad, Vec<String>)> {
     let started = Instant::now();
-    let Some(dir) = cache_dir else {
-        let component = Component::new(engine, wasm)?;
-        return Ok((component, ComponentLoad::Compiled(started.elapsed())));
-    };
-    let path = dir.join(cache_file_name(engine, wasm));
-    if path.is_file() {
-        // SAFETY: the file was written by `precompile_component` of an engine
-        // with the same compatibility hash (it is part of the file name), in
-        // a directory of ours; wasmtime checks the header as well.
-        if let Ok(component) = unsafe { Component::deserialize_file(engine, &path) } {
-            return Ok((component, ComponentLoad::Cached(started.elapsed())));
+    let mut notes = Vec::new();
+    let cache = match cache_dir.map(ComponentCache::open) {
+        None => None,
+        Some(Ok(cache)) => Some(cache),
+        Some(Err(e)) => {
+            notes.push(format!(
+                "the component cache is not used, the component is compiled in memory: {e:#}"
+            ));
+            None
         }
+    };
+    let Some(cache) = cache else {
+        let component = Component::new(engine, wasm)?;
+        return Ok((component, ComponentLoad::Compiled(started.elapsed()), notes));
+    };
+    let name = cache_file_name(engine, wasm);
+    match cache.lookup(engine, &name) {
+        Lookup::Hit(component) => {
+            return Ok((component, ComponentLoad::Cached(started.elapsed()), notes));
+        }
+        Lookup::Miss => {}
+        Lookup::Rejected(why) => notes.push(format!(
+            "ignored a precompiled component that failed verification, compiling instead: {why}"
+        )),
     }
     let bytes = engine.precompile_component(wasm)?;
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create the component cache {}", dir.display()))?;
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, &bytes)
-        .and_then(|()| std::fs::rename(&tmp, &path))
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    // SAFETY: these bytes come from `precompile_component` of this engine.
+    if let Err(e) = cache.store(&name, &bytes) {
+        notes.push(format!("the compiled component was not cached: {e:#}"));
+    }
+    // SAFETY: these bytes come from `precompile_component` of this engine,
+    // in this process's memory.
     let component = unsafe { Component::deserialize(engine, &bytes)? };
-    Ok((component, ComponentLoad::Compiled(started.elapsed())))
+    Ok((component, ComponentLoad::Compiled(started.elapsed()), notes))
 }
 
 /// `<sha256 of the wasm>-<engine compatibility hash>.cwasm`.
@@ -300,7 +311,8 @@ pub fn locate_component() -> anyhow::Result<PathBuf> {
 }
 
 /// A thread that advances the engine's epoch every [`EPOCH_TICK`] until
-/// dropped.
+/// dropped; dropping wakes it at once, so a process does not wait a tick
+/// at exit.
 struct EpochTicker {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
@@ -313,8 +325,8 @@ impl EpochTicker {
         let thread = std::thread::Builder::new()
             .name("rooms-sync-epoch".into())
             .spawn(move || {
-                while !flag.load(Ordering::Relaxed) {
-                    std::thread::sleep(EPOCH_TICK);
+                while !flag.load(Ordering::Acquire) {
+                    std::thread::park_timeout(EPOCH_TICK);
                     engine.increment_epoch();
                 }
             })
@@ -328,8 +340,9 @@ impl EpochTicker {
 
 impl Drop for EpochTicker {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.stop.store(true, Ordering::Release);
         if let Some(thread) = self.thread.take() {
+            thread.thread().unpark();
             let _ = thread.join();
         }
     }

@@ -3,7 +3,7 @@
 //! Each module implements the generated `Host` trait of its interface for
 //! [`TenantState`](crate::state::TenantState), the data of a tenant's store.
 //! A capability only reaches its own tenant's data through
-//! [`TenantContext`](crate::tenant::TenantContext); nothing here is shared
+//! [`TenantState::tenant`](crate::state::TenantState::tenant); nothing here is shared
 //! between tenants. The standard WASI imports (`wasi:http`, `wasi:io`, clocks,
 //! random, cli) are provided by `wasmtime-wasi` and `wasmtime-wasi-http`; the
 //! HTTP policy lives in [`crate::http_policy`].

@@ -1,57 +1,37 @@
 //! `rooms:exchange-sync/token-cache`: OAuth tokens that outlive an instance.
 //!
-//! The host creates a fresh component instance for every call, so the
-//! component keeps its tokens here. Entries live in the tenant's memory for
-//! the life of the process and never touch the disk: a restarted process
-//! signs in again. The component chooses the keys; another tenant never sees
-//! them because every tenant has its own [`TokenCache`].
-
-use std::collections::HashMap;
-use std::sync::Mutex;
+//! The entries live in the tenant's [`TokenCache`](crate::tokens::TokenCache),
+//! in memory only, within its size and count limits: a refused entry is
+//! logged (without its value) and the component signs in again next time.
 
 use crate::bindings::rooms::exchange_sync::token_cache::{CachedToken, Host};
+use crate::log::Level;
 use crate::state::TenantState;
-
-/// The tokens of one tenant, keyed by the component's cache key.
-#[derive(Default)]
-pub struct TokenCache {
-    entries: Mutex<HashMap<String, CachedToken>>,
-}
-
-impl std::fmt::Debug for TokenCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Keys only: they name flows and scopes, never token values.
-        let keys: Vec<String> = self.lock().keys().cloned().collect();
-        f.debug_struct("TokenCache").field("keys", &keys).finish()
-    }
-}
-
-impl TokenCache {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, CachedToken>> {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// How many tokens are cached.
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    /// True when no token is cached.
-    pub fn is_empty(&self) -> bool {
-        self.lock().is_empty()
-    }
-}
+use crate::tokens;
 
 impl Host for TenantState {
     fn get(&mut self, key: String) -> Option<CachedToken> {
-        self.tenant().tokens().lock().get(&key).cloned()
+        self.tenant().tokens().get(&key).map(|t| CachedToken {
+            access_token: t.access_token,
+            expires_at: t.expires_at,
+            refresh_token: t.refresh_token,
+        })
     }
 
     fn put(&mut self, key: String, token: CachedToken) {
-        self.tenant().tokens().lock().insert(key, token);
+        let token = tokens::CachedToken {
+            access_token: token.access_token,
+            expires_at: token.expires_at,
+            refresh_token: token.refresh_token,
+        };
+        if let Err(refused) = self.tenant().tokens().put(key, token) {
+            self.tenant()
+                .log()
+                .write(Level::Warn, &format!("token not cached: {refused}"));
+        }
     }
 
     fn remove(&mut self, key: String) {
-        self.tenant().tokens().lock().remove(&key);
+        self.tenant().tokens().remove(&key);
     }
 }

@@ -22,6 +22,8 @@ use rooms_sync_host::runtime::{
     RunLimits, Runtime, RuntimeOptions, engine_config, locate_component,
 };
 use rooms_sync_host::state::TenantState;
+use rooms_sync_host::calls;
+use rooms_sync_host::settings::TenantInputs;
 use rooms_sync_host::tenant::Tenant;
 use rooms_sync_integration::{CLIENT_SECRET, Mode, SECRET_APP, World};
 use wasmtime::Engine;
@@ -96,6 +98,7 @@ async fn main() -> anyhow::Result<()> {
     let tenant = Tenant::open(
         &dir.path,
         Arc::new(HashMap::<String, String>::new()),
+        TenantInputs::default(),
         LogSink::discard(),
     )?;
     let person = Person::new(PERSON, SyncMode::O365Pull)?.with_sync_url(&world.ews_url())?;
@@ -151,7 +154,7 @@ async fn main() -> anyhow::Result<()> {
     })?;
     let (reports, cold) = {
         let started = Instant::now();
-        let reports = tenant.check(&runtime, None).await?;
+        let reports = calls::check(&tenant, &runtime, None).await?;
         (reports, started.elapsed())
     };
     assert!(
@@ -161,7 +164,7 @@ async fn main() -> anyhow::Result<()> {
     let mut warm = Vec::with_capacity(200);
     for _ in 0..200 {
         let started = Instant::now();
-        let reports = tenant.check(&runtime, None).await?;
+        let reports = calls::check(&tenant, &runtime, None).await?;
         warm.push(started.elapsed());
         assert!(reports[0].ok());
     }

@@ -1,0 +1,222 @@
+//! The host under an attacker's or a careless operator's hand: waits that
+//! must end, a cache that must not be swapped, a database row that must not
+//! spoil the others, traps that must not show backtraces.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use exo_emulator::{FaultAction, FaultSpec};
+use rooms_sync_host::calls;
+use rooms_sync_host::component_cache::key_path;
+use rooms_sync_host::log::LogSink;
+use rooms_sync_host::runtime::{ComponentLoad, Runtime, RuntimeOptions, locate_component};
+use rooms_sync_host::settings::TenantInputs;
+use rooms_sync_host::tenant::Tenant;
+use rooms_sync_integration::{Mode, World, assert_has};
+
+/// A test that waits on a wait it claims is bounded: fail instead of hanging.
+async fn bounded<T>(what: &str, limit: Duration, fut: impl Future<Output = T>) -> T {
+    tokio::time::timeout(limit, fut)
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not end within {limit:?}"))
+}
+
+#[tokio::test]
+async fn the_call_deadline_counts_the_time_spent_waiting_on_exchange() {
+    let world = World::start().await;
+    let tenant = world.tenant("slow", Mode::Secret, &[]);
+    tenant.add_person(&world, "alice@contoso.com").await;
+    tenant.add_person(&world, "bob@contoso.com").await;
+    // Alice's calendar answer takes a minute; the deadline is 2 s, the
+    // first-byte timeout stays at its default of 100 s.
+    world
+        .emulator
+        .inject_fault(FaultSpec::ews(FaultAction::Latency { ms: 60_000 }));
+    let run = bounded(
+        "a check under a 2 s deadline",
+        Duration::from_secs(40),
+        tenant.run(&["check", "--json", "--call-timeout-secs", "2"]),
+    )
+    .await;
+    assert_eq!(run.code, 1, "{run:?}");
+    let stopped = run.check("alice@contoso.com", "component");
+    assert_eq!(stopped["ok"], false);
+    assert_has(
+        stopped["message"].as_str().unwrap(),
+        &["stopped after its deadline of 2 s"],
+    );
+    assert_has(stopped["fix"].as_str().unwrap(), &["--call-timeout-secs"]);
+    // The hung answer cost Alice her deadline; Bob still ran, and is green.
+    assert_eq!(run.check("bob@contoso.com", "calendar-access")["ok"], true, "{run:?}");
+}
+
+fn options(cache: &std::path::Path) -> RuntimeOptions {
+    let mut options = RuntimeOptions::new(locate_component().expect("run `make guest` first"));
+    options.cache_dir = Some(cache.to_path_buf());
+    options
+}
+
+#[tokio::test]
+async fn a_forged_cache_entry_is_never_loaded_and_is_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let first = Runtime::new(&options(&cache)).unwrap();
+    assert!(matches!(first.component_load(), ComponentLoad::Compiled(_)));
+    assert!(first.cache_notes().is_empty(), "{:?}", first.cache_notes());
+    drop(first);
+    let entries: Vec<_> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(entries.len(), 1, "one entry, no temporary files: {entries:?}");
+    let entry = &entries[0];
+    assert!(key_path(&cache).is_file(), "the key lives beside the cache");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(entry), 0o600);
+        assert_eq!(mode(&key_path(&cache)), 0o600);
+        assert_eq!(mode(&cache), 0o700);
+    }
+    let again = Runtime::new(&options(&cache)).unwrap();
+    assert!(matches!(again.component_load(), ComponentLoad::Cached(_)));
+    drop(again);
+
+    // A forger plants a genuine precompiled artefact of another component
+    // (valid native code for this engine) under the genuine name, with and
+    // without a made-up digest in front.
+    let engine = wasmtime::Engine::new(&rooms_sync_host::runtime::engine_config(false, 64 << 20)).unwrap();
+    let empty_component = b"\0asm\x0d\x00\x01\x00";
+    let foreign = engine.precompile_component(empty_component).unwrap();
+    for forged in [foreign.clone(), [vec![0u8; 32], foreign.clone()].concat()] {
+        std::fs::remove_file(entry).unwrap();
+        std::fs::write(entry, &forged).unwrap();
+        let runtime = Runtime::new(&options(&cache)).unwrap();
+        assert!(
+            matches!(runtime.component_load(), ComponentLoad::Compiled(_)),
+            "a forged entry must not load"
+        );
+        assert_has(&runtime.cache_notes().join("\n"), &["failed verification"]);
+        // The runtime holds the genuine component: it can be instantiated.
+        let reports = sync_test_without_persons(&runtime).await;
+        assert!(reports.is_empty());
+        // And the forged entry was replaced by a verified one.
+        drop(runtime);
+        let next = Runtime::new(&options(&cache)).unwrap();
+        assert!(matches!(next.component_load(), ComponentLoad::Cached(_)));
+        assert!(next.cache_notes().is_empty());
+    }
+
+    // A symlink in place of the entry is not followed.
+    let elsewhere = dir.path().join("elsewhere.cwasm");
+    std::fs::rename(entry, &elsewhere).unwrap();
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(&elsewhere, entry).unwrap();
+        let runtime = Runtime::new(&options(&cache)).unwrap();
+        assert!(matches!(runtime.component_load(), ComponentLoad::Compiled(_)));
+        assert_has(&runtime.cache_notes().join("\n"), &["failed verification"]);
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_cache_others_can_write_is_not_used() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    drop(Runtime::new(&options(&cache)).unwrap());
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let runtime = Runtime::new(&options(&cache)).unwrap();
+    assert!(matches!(runtime.component_load(), ComponentLoad::Compiled(_)));
+    assert_has(
+        &runtime.cache_notes().join("\n"),
+        &["not used", "can be written by group or others"],
+    );
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o700)).unwrap();
+
+    // An entry owned by another user is refused (only root can make one).
+    if unsafe { libc_geteuid() } == 0 {
+        let entry = std::fs::read_dir(&cache).unwrap().next().unwrap().unwrap().path();
+        std::os::unix::fs::chown(&entry, Some(65534), None).unwrap();
+        let runtime = Runtime::new(&options(&cache)).unwrap();
+        assert!(matches!(runtime.component_load(), ComponentLoad::Compiled(_)));
+        assert_has(&runtime.cache_notes().join("\n"), &["belongs to user id 65534"]);
+    }
+}
+
+unsafe extern "C" {
+    #[link_name = "geteuid"]
+    fn libc_geteuid() -> u32;
+}
+
+/// Runs the sync test of a tenant without persons: instantiates nothing, but
+/// proves the runtime is usable.
+async fn sync_test_without_persons(runtime: &Runtime) -> Vec<calls::PersonReport> {
+    let world_dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        world_dir.path().join("RoomsAppSettings.config"),
+        "<RoomsAppSettings>\n<add key=\"ExchangeTenantId\" value=\"3f9c2a71-8d4e-4b1a-9c6f-2e7d5a1b0c44\" />\n<add key=\"ExchangeAppId\" value=\"5a7e3c12-4b6d-4e8f-9a1b-2c3d4e5f6a70\" />\n<add key=\"ExchangeClientSecret\" value=\"x\" />\n</RoomsAppSettings>\n",
+    )
+    .unwrap();
+    let tenant = Tenant::open(
+        world_dir.path(),
+        Arc::new(HashMap::<String, String>::new()),
+        TenantInputs::default(),
+        LogSink::discard(),
+    )
+    .unwrap();
+    calls::check(&tenant, runtime, None).await.unwrap()
+}
+
+#[tokio::test]
+async fn one_unreadable_person_row_spoils_nothing_else() {
+    let world = World::start().await;
+    let tenant = world.tenant("badrow", Mode::Secret, &[]);
+    tenant.add_person(&world, "alice@contoso.com").await;
+    let db = rusqlite::Connection::open(tenant.path.join("rooms.db")).unwrap();
+    db.execute(
+        "INSERT INTO persons VALUES ('mallory@contoso.com', 'O365Push', ?1, 'Rollback', 0)",
+        [world.ews_url()],
+    )
+    .unwrap();
+    drop(db);
+
+    let list = tenant.run(&["person", "list", "--json"]).await;
+    assert_eq!(list.code, 0, "{list:?}");
+    let persons = list.json()["persons"].as_array().unwrap().clone();
+    assert_eq!(persons.len(), 2);
+    assert_eq!(persons[0]["email"], "alice@contoso.com");
+    assert_eq!(persons[0]["mode"], "O365Pull");
+    assert_eq!(persons[1]["email"], "mallory@contoso.com");
+    assert_has(persons[1]["problem"].as_str().unwrap(), &["sync mode `O365Push`"]);
+    let text = tenant.run(&["person", "list"]).await;
+    assert_has(&text.stdout, &["alice@contoso.com", "mallory@contoso.com  unreadable:"]);
+
+    let run = tenant.check(None).await;
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(run.check("alice@contoso.com", "calendar-access")["ok"], true);
+    let bad = run.check("mallory@contoso.com", "person");
+    assert_eq!(bad["ok"], false);
+    assert_has(bad["fix"].as_str().unwrap(), &["person remove mallory@contoso.com"]);
+    let one = tenant.check(Some("mallory@contoso.com")).await;
+    assert_eq!(one.check("mallory@contoso.com", "person")["ok"], false);
+}
+
+#[tokio::test]
+async fn a_trap_is_told_as_the_cap_that_was_hit_without_a_backtrace() {
+    let world = World::start().await;
+    let tenant = world.tenant("trap", Mode::Secret, &[]);
+    tenant.add_person(&world, "alice@contoso.com").await;
+    let run = tenant.run(&["check", "--json", "--memory-limit-mib", "1"]).await;
+    let stopped = run.check("alice@contoso.com", "component");
+    let message = stopped["message"].as_str().unwrap();
+    assert_has(message, &["memory cap of 1 MiB"]);
+    assert_has(stopped["fix"].as_str().unwrap(), &["--memory-limit-mib"]);
+    for frame in ["backtrace", "    0:", "wasm function", "at /"] {
+        assert!(!run.stdout.contains(frame), "{frame:?} in {}", run.stdout);
+    }
+    assert!(!message.contains('\n'));
+}
