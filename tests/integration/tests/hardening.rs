@@ -36,7 +36,7 @@ async fn the_call_deadline_counts_the_time_spent_waiting_on_exchange() {
     let run = bounded(
         "a check under a 2 s deadline",
         Duration::from_secs(40),
-        tenant.run(&["check", "--json", "--call-timeout-secs", "2"]),
+        tenant.run(&["--call-timeout-secs", "2", "check", "--json"]),
     )
     .await;
     assert_eq!(run.code, 1, "{run:?}");
@@ -210,7 +210,7 @@ async fn a_trap_is_told_as_the_cap_that_was_hit_without_a_backtrace() {
     let world = World::start().await;
     let tenant = world.tenant("trap", Mode::Secret, &[]);
     tenant.add_person(&world, "alice@contoso.com").await;
-    let run = tenant.run(&["check", "--json", "--memory-limit-mib", "1"]).await;
+    let run = tenant.run(&["--memory-limit-mib", "1", "check", "--json"]).await;
     let stopped = run.check("alice@contoso.com", "component");
     let message = stopped["message"].as_str().unwrap();
     assert_has(message, &["memory cap of 1 MiB"]);
