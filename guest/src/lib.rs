@@ -15,6 +15,8 @@
 //! - `wasi_platform`: (wasm32) [`platform::Platform`] over the WIT imports and
 //!   raw `wasi:http`.
 //! - [`platform`]: the host trait and the plain types that cross it.
+//! - [`body`]: a response body collected under a size cap with a bounded
+//!   memory peak (fed by `wasi_platform`, measured natively).
 //! - [`config`]: the `RoomsAppSettings` keys, read and validated.
 //! - [`error`]: one error case per actionable cause, each with message and fix.
 //! - [`url`]: the strict URL parser for the authority and the EWS endpoint.
@@ -29,6 +31,7 @@
 //!   over everything the component hands out.
 
 pub mod auth;
+pub mod body;
 pub mod config;
 pub mod diagnostics;
 pub mod error;

@@ -5,7 +5,9 @@
 //! `log` (each made safe by [`safe_text::message`] on the way); the clock is `wasi:clocks/wall-clock` and randomness
 //! `wasi:random/random`. HTTP uses raw `wasi:http` (no async runtime): the
 //! request is handed to the host first, then the body is streamed, then the
-//! response is awaited and read up to [`MAX_RESPONSE_BYTES`]. Every
+//! response is awaited and read up to [`MAX_RESPONSE_BYTES`] into a
+//! [`BodyBuffer`] (reserved from `Content-Length`, else collected in blocks
+//! and joined once, so the peak stays bounded). Every
 //! `wasi:http` error code maps to a [`TransportKind`]; a body-write failure
 //! never hides the response future's own error (a policy denial shows as
 //! `denied`, not as a broken pipe).
@@ -18,6 +20,7 @@ use wasip2::http::types::{
 use wasip2::io::streams::StreamError;
 
 use crate::auth::token::{AccessToken, RefreshToken, Secret};
+use crate::body::{BodyBuffer, MAX_RESPONSE_BYTES};
 use crate::component::bindings::rooms::exchange_sync::{log, rooms, secrets, token_cache, types};
 use crate::component::bindings::wasi::config::store;
 use crate::platform::{
@@ -27,9 +30,6 @@ use crate::platform::{
 };
 use crate::safe_text;
 use crate::url::HttpUrl;
-
-/// The largest response body the component reads (the host may cap lower).
-pub const MAX_RESPONSE_BYTES: usize = 16 << 20;
 
 /// The host, through the WIT imports.
 pub struct WasiPlatform;
@@ -240,7 +240,7 @@ fn wait(future: &FutureIncomingResponse) -> Result<IncomingResponse, ErrorCode> 
 
 fn read_response(shown: &str, response: IncomingResponse) -> Result<HttpResponse, TransportError> {
     let status = response.status();
-    let headers = {
+    let headers: Vec<(String, String)> = {
         let fields = response.headers();
         fields
             .entries()
@@ -255,7 +255,11 @@ fn read_response(shown: &str, response: IncomingResponse) -> Result<HttpResponse
     let body = response
         .consume()
         .map_err(|()| other("the response body is unavailable"))?;
-    let mut data = Vec::new();
+    let content_length = headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
+        .map(|(_, value)| value.as_str());
+    let mut data = BodyBuffer::new(MAX_RESPONSE_BYTES, content_length);
     {
         let stream = body
             .stream()
@@ -263,7 +267,7 @@ fn read_response(shown: &str, response: IncomingResponse) -> Result<HttpResponse
         loop {
             match stream.blocking_read(64 * 1024) {
                 Ok(chunk) => {
-                    if data.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                    if data.push(&chunk).is_err() {
                         return Err(TransportError {
                             kind: TransportKind::ResponseTooLarge,
                             detail: format!(
@@ -271,7 +275,6 @@ fn read_response(shown: &str, response: IncomingResponse) -> Result<HttpResponse
                             ),
                         });
                     }
-                    data.extend_from_slice(&chunk);
                 }
                 Err(StreamError::Closed) => break,
                 Err(StreamError::LastOperationFailed(e)) => {
@@ -293,7 +296,7 @@ fn read_response(shown: &str, response: IncomingResponse) -> Result<HttpResponse
     Ok(HttpResponse {
         status,
         headers,
-        body: data,
+        body: data.finish(),
     })
 }
 

@@ -275,8 +275,9 @@ pub fn classify(
                 )
             } else {
                 format!(
-                    "EWS at {url} answered HTTP {status} with {} and no SOAP fault.",
-                    describe_body(response)
+                    "EWS at {url} answered HTTP {status} with {} and no usable SOAP fault ({}).",
+                    describe_body(response),
+                    safe_text::display(&e, safe_text::QUOTE_MAX_CHARS)
                 )
             };
             return Err(Error::protocol(

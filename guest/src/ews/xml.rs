@@ -10,10 +10,17 @@
 //! Answers come from the network, so the reader is defensive: the input must
 //! be UTF-8, document type declarations (and with them entity expansion) are
 //! refused, and [`Limits`] caps the size, the nesting depth, the number of
-//! elements and the length of attribute values and texts. The tree is built
+//! elements and attributes, the length of names, attribute values and texts,
+//! and the memory of the whole tree: every string and vector is counted
+//! before it is allocated, so a document of a million tiny elements is
+//! refused once its tree reaches the cap, not after it exhausted the
+//! component's memory. Texts are checked against their cap before they are
+//! copied, and are copied once (line ends are normalized on the way).
+//! Whitespace-only text beside child elements (indentation) is not kept, so
+//! megabytes of padding between elements cost nothing. The tree is built
 //! with an explicit stack (no recursion while parsing), and the depth cap keeps
-//! the recursive drop of the tree shallow. Every problem is an [`XmlError`];
-//! nothing panics.
+//! the recursive drop of the tree shallow. Every problem is an [`XmlError`]
+//! whose text quotes the document only through [`safe_text`]; nothing panics.
 
 use std::fmt;
 
@@ -22,6 +29,8 @@ use quick_xml::XmlVersion;
 use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
+
+use crate::safe_text;
 
 /// SOAP 1.1 envelope namespace.
 pub const SOAP_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
@@ -75,7 +84,8 @@ pub struct Element {
     /// Child elements, in document order.
     pub children: Vec<Element>,
     /// The element's own text (text, CDATA and references directly inside
-    /// it, concatenated), unescaped.
+    /// it, concatenated), unescaped, with line ends normalized; whitespace-only
+    /// text beside child elements is left out.
     pub text: String,
 }
 
@@ -129,22 +139,35 @@ pub struct Limits {
     pub max_depth: usize,
     /// Most elements in one document.
     pub max_elements: usize,
-    /// Longest attribute value, in bytes.
+    /// Most attributes of one element, namespace declarations included.
+    pub max_attributes: usize,
+    /// Longest element name, in bytes.
+    pub max_name_len: usize,
+    /// Longest attribute value (or namespace URI), in bytes.
     pub max_attribute_len: usize,
-    /// Longest text of one element, in bytes.
+    /// Longest text of one element, in bytes as written.
     pub max_text_len: usize,
+    /// Most heap the tree may take, in bytes: every string and vector of it,
+    /// with a per-block allocator cost, counted before it is allocated and
+    /// including the moment a vector grows (old and new block at once).
+    pub max_tree_bytes: usize,
 }
 
 impl Default for Limits {
     /// Generous for any EWS answer (a page of 512 changes, item bodies) and
-    /// small enough that hostile input cannot exhaust the component's memory.
+    /// small enough that hostile input cannot exhaust the component's memory:
+    /// a 16 MiB answer and its tree together stay far below the 64 MiB the
+    /// host gives the component.
     fn default() -> Self {
         Self {
             max_bytes: 16 << 20,
             max_depth: 64,
             max_elements: 500_000,
+            max_attributes: 64,
+            max_name_len: 256,
             max_attribute_len: 64 << 10,
             max_text_len: 4 << 20,
+            max_tree_bytes: 16 << 20,
         }
     }
 }
@@ -181,60 +204,64 @@ pub fn parse_with(bytes: &[u8], limits: Limits) -> Result<Element, XmlError> {
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut reader = NsReader::from_str(text);
-    let mut stack: Vec<Element> = Vec::new();
-    let mut root: Option<Element> = None;
-    let mut elements = 0usize;
+    let mut tree = Tree::new(limits);
     loop {
         let position = reader.buffer_position();
-        let (resolved, event) = reader
-            .read_resolved_event()
-            .map_err(|e| XmlError(format!("malformed XML near byte {position}: {e}")))?;
+        let (resolved, event) = reader.read_resolved_event().map_err(|e| {
+            XmlError(format!(
+                "malformed XML near byte {position}: {}",
+                safe_text::display(&e, safe_text::QUOTE_MAX_CHARS)
+            ))
+        })?;
         match event {
-            Event::Start(_) | Event::Empty(_) if root.is_some() => {
+            Event::Start(_) | Event::Empty(_) if tree.root.is_some() => {
                 return Err(XmlError(
                     "the document has more than one root element".into(),
                 ));
             }
             Event::Start(start) => {
-                let element = open(&resolved, &start, &limits, &mut elements)?;
-                if stack.len() >= limits.max_depth {
+                let element = tree.open(&resolved, &start)?;
+                if tree.stack.len() >= limits.max_depth {
                     return Err(XmlError(format!(
                         "elements are nested deeper than {} levels",
                         limits.max_depth
                     )));
                 }
-                stack.push(element);
+                tree.stack.push(Open::new(element));
             }
             Event::Empty(start) => {
-                let element = open(&resolved, &start, &limits, &mut elements)?;
-                close(element, &mut stack, &mut root);
+                let element = tree.open(&resolved, &start)?;
+                tree.close(Open::new(element))?;
             }
             Event::End(_) => {
-                let element = stack
+                let open = tree
+                    .stack
                     .pop()
                     .ok_or_else(|| XmlError("an end tag has no start tag".into()))?;
-                close(element, &mut stack, &mut root);
+                tree.close(open)?;
             }
-            Event::Text(t) => {
-                append_text(&mut stack, &t.xml_content(XmlVersion::Implicit1_0), &limits)?
-            }
-            Event::CData(c) => {
-                append_text(&mut stack, &c.xml_content(XmlVersion::Implicit1_0), &limits)?
-            }
+            Event::Text(t) => tree.text(&t)?,
+            Event::CData(c) => tree.content(&c, Newlines::Normalize)?,
             Event::GeneralRef(reference) => {
-                let resolved_text = match reference.resolve_char_ref() {
-                    Ok(Some(c)) => c.to_string(),
+                let resolved_char = match reference.resolve_char_ref() {
+                    Ok(Some(c)) => c,
                     Ok(None) => resolve_predefined_entity(&reference)
+                        .and_then(|s| s.chars().next())
                         .ok_or_else(|| {
                             XmlError(format!(
                                 "the entity &{}; is not defined",
-                                reference.chars().take(40).collect::<String>()
+                                safe_text::clean(&reference, 40)
                             ))
-                        })?
-                        .to_owned(),
-                    Err(e) => return Err(XmlError(format!("bad character reference: {e}"))),
+                        })?,
+                    Err(e) => {
+                        return Err(XmlError(format!(
+                            "bad character reference: {}",
+                            safe_text::display(&e, safe_text::NAME_MAX_CHARS)
+                        )));
+                    }
                 };
-                append_text(&mut stack, &resolved_text, &limits)?;
+                // A character reference is taken as it is: `&#13;` stays `\r`.
+                tree.content(resolved_char.encode_utf8(&mut [0; 4]), Newlines::Keep)?;
             }
             Event::DocType(_) => {
                 return Err(XmlError(
@@ -245,92 +272,339 @@ pub fn parse_with(bytes: &[u8], limits: Limits) -> Result<Element, XmlError> {
             Event::Eof => break,
         }
     }
-    if let Some(open) = stack.last() {
+    if let Some(open) = tree.stack.last() {
         return Err(XmlError(format!(
             "the document is truncated: <{}> is not closed",
-            open.name
+            safe_text::name(&open.element.name)
         )));
     }
-    root.ok_or_else(|| XmlError("the document has no root element".into()))
+    tree.root
+        .ok_or_else(|| XmlError("the document has no root element".into()))
 }
 
-fn open(
-    resolved: &ResolveResult<'_>,
-    start: &BytesStart<'_>,
-    limits: &Limits,
-    elements: &mut usize,
-) -> Result<Element, XmlError> {
-    *elements += 1;
-    if *elements > limits.max_elements {
-        return Err(XmlError(format!(
-            "the document has more than {} elements",
-            limits.max_elements
-        )));
+/// An element whose end tag has not been read yet.
+struct Open {
+    element: Element,
+    /// Whitespace-only text seen while the element has neither children nor
+    /// other text: indentation if a child follows, the element's text if not.
+    whitespace: String,
+    /// Bytes of such whitespace seen, as written; over the text cap, it is
+    /// only counted (then it can only be indentation).
+    whitespace_len: usize,
+}
+
+impl Open {
+    fn new(element: Element) -> Self {
+        Self {
+            element,
+            whitespace: String::new(),
+            whitespace_len: 0,
+        }
     }
-    let ns = match resolved {
-        ResolveResult::Bound(ns) => Ns::from_uri(ns.into_inner()),
-        ResolveResult::Unbound => Ns::None,
-        ResolveResult::Unknown(prefix) => {
+}
+
+/// The tree being built, with its limits and the heap it takes.
+struct Tree {
+    limits: Limits,
+    stack: Vec<Open>,
+    root: Option<Element>,
+    elements: usize,
+    /// The heap of the tree so far, as [`heap`] counts it.
+    heap: usize,
+}
+
+/// What a heap block of `bytes` costs: the bytes rounded up to 8, plus 8 for
+/// the allocator's own bookkeeping (none for an empty string or vector).
+fn heap(bytes: usize) -> usize {
+    match bytes {
+        0 => 0,
+        n => n.next_multiple_of(8) + 8,
+    }
+}
+
+impl Tree {
+    fn new(limits: Limits) -> Self {
+        Self {
+            limits,
+            stack: Vec::new(),
+            root: None,
+            elements: 0,
+            heap: 0,
+        }
+    }
+
+    /// Counts `bytes` more heap, or refuses the document when the tree
+    /// would take more than allowed.
+    fn charge(&mut self, bytes: usize) -> Result<(), XmlError> {
+        self.heap = self.heap.saturating_add(bytes);
+        if self.heap > self.limits.max_tree_bytes {
             return Err(XmlError(format!(
-                "the namespace prefix '{}' is not declared",
-                prefix.chars().take(40).collect::<String>()
+                "the document needs more than {} MiB of memory as a tree",
+                self.limits.max_tree_bytes >> 20
             )));
         }
-    };
-    let name = start.local_name().into_inner().to_owned();
-    let mut attributes = Vec::new();
-    for attribute in start.attributes() {
-        let attribute =
-            attribute.map_err(|e| XmlError(format!("malformed attribute in <{name}>: {e}")))?;
-        let key = attribute.key;
-        if key.as_namespace_binding().is_some() {
-            continue;
+        Ok(())
+    }
+
+    fn release(&mut self, bytes: usize) {
+        self.heap = self.heap.saturating_sub(bytes);
+    }
+
+    /// Makes room for one more item in `items`, doubling its capacity; the
+    /// new block is charged before it exists, while the old one still counts.
+    fn grow<T>(&mut self, items: &mut Vec<T>) -> Result<(), XmlError> {
+        if items.len() < items.capacity() {
+            return Ok(());
         }
-        if attribute.value.len() > limits.max_attribute_len {
+        let old = items.capacity();
+        let new = (old * 2).max(4);
+        let size = std::mem::size_of::<T>();
+        self.charge(heap(new * size))?;
+        items.reserve_exact(new - items.len());
+        self.release(heap(old * size));
+        // `reserve_exact` may give more than asked for.
+        self.charge(heap(items.capacity() * size) - heap(new * size))
+    }
+
+    /// Makes room for `more` bytes in `text`, growing it by at least half.
+    fn grow_text(&mut self, text: &mut String, more: usize) -> Result<(), XmlError> {
+        let needed = text.len() + more;
+        let old = text.capacity();
+        if needed <= old {
+            return Ok(());
+        }
+        let new = needed.max((old + old / 2).min(self.limits.max_text_len));
+        self.charge(heap(new))?;
+        text.reserve_exact(new - text.len());
+        self.release(heap(old));
+        self.charge(heap(text.capacity()) - heap(new))
+    }
+
+    fn open(
+        &mut self,
+        resolved: &ResolveResult<'_>,
+        start: &BytesStart<'_>,
+    ) -> Result<Element, XmlError> {
+        self.elements += 1;
+        if self.elements > self.limits.max_elements {
             return Err(XmlError(format!(
-                "attribute {} of <{name}> is longer than {} bytes",
-                key.local_name().into_inner(),
-                limits.max_attribute_len
+                "the document has more than {} elements",
+                self.limits.max_elements
             )));
         }
-        let value = attribute
-            .normalized_value(XmlVersion::Implicit1_0)
-            .map_err(|e| XmlError(format!("bad attribute value in <{name}>: {e}")))?;
-        attributes.push((key.local_name().into_inner().to_owned(), value.into_owned()));
-    }
-    Ok(Element {
-        ns,
-        name,
-        attributes,
-        children: Vec::new(),
-        text: String::new(),
-    })
-}
-
-fn close(element: Element, stack: &mut [Element], root: &mut Option<Element>) {
-    match stack.last_mut() {
-        Some(parent) => parent.children.push(element),
-        None => *root = Some(element),
-    }
-}
-
-fn append_text(stack: &mut [Element], text: &str, limits: &Limits) -> Result<(), XmlError> {
-    match stack.last_mut() {
-        Some(element) => {
-            if element.text.len() + text.len() > limits.max_text_len {
+        let local = start.local_name().into_inner();
+        if local.len() > self.limits.max_name_len {
+            return Err(XmlError(format!(
+                "an element name is longer than {} bytes (<{}>)",
+                self.limits.max_name_len,
+                safe_text::name(local)
+            )));
+        }
+        let ns = match resolved {
+            ResolveResult::Bound(ns) => Ns::from_uri(ns.into_inner()),
+            ResolveResult::Unbound => Ns::None,
+            ResolveResult::Unknown(prefix) => {
                 return Err(XmlError(format!(
-                    "the text of <{}> is longer than {} bytes",
-                    element.name, limits.max_text_len
+                    "the namespace prefix '{}' is not declared",
+                    safe_text::clean(prefix, 40)
                 )));
             }
-            element.text.push_str(text);
-            Ok(())
+        };
+        if let Ns::Other(uri) = &ns {
+            self.charge(heap(uri.capacity()))?;
         }
-        None if text.trim().is_empty() => Ok(()),
-        None => Err(XmlError(
-            "the document has text outside its root element".into(),
-        )),
+        let name = local.to_owned();
+        self.charge(heap(name.capacity()))?;
+        let shown = || safe_text::name(&name);
+        let mut attributes = Vec::new();
+        for (count, attribute) in start.attributes().enumerate() {
+            if count >= self.limits.max_attributes {
+                return Err(XmlError(format!(
+                    "<{}> has more than {} attributes",
+                    shown(),
+                    self.limits.max_attributes
+                )));
+            }
+            let attribute = attribute.map_err(|e| {
+                XmlError(format!(
+                    "malformed attribute in <{}>: {}",
+                    shown(),
+                    safe_text::display(&e, safe_text::NAME_MAX_CHARS)
+                ))
+            })?;
+            let key = attribute.key;
+            if attribute.value.len() > self.limits.max_attribute_len {
+                return Err(XmlError(format!(
+                    "attribute {} of <{}> is longer than {} bytes",
+                    safe_text::name(key.local_name().into_inner()),
+                    shown(),
+                    self.limits.max_attribute_len
+                )));
+            }
+            if key.as_namespace_binding().is_some() {
+                continue;
+            }
+            let value = attribute
+                .normalized_value(XmlVersion::Implicit1_0)
+                .map_err(|e| {
+                    XmlError(format!(
+                        "bad attribute value in <{}>: {}",
+                        shown(),
+                        safe_text::display(&e, safe_text::NAME_MAX_CHARS)
+                    ))
+                })?
+                .into_owned();
+            let key = key.local_name().into_inner().to_owned();
+            self.grow(&mut attributes)?;
+            self.charge(heap(key.capacity()) + heap(value.capacity()))?;
+            attributes.push((key, value));
+        }
+        Ok(Element {
+            ns,
+            name,
+            attributes,
+            children: Vec::new(),
+            text: String::new(),
+        })
     }
+
+    /// Ends an element: its pending whitespace becomes its text if it has no
+    /// children, and it becomes the last child of its parent (or the root).
+    fn close(&mut self, mut open: Open) -> Result<(), XmlError> {
+        if open.element.children.is_empty() {
+            self.keep_whitespace(&mut open)?;
+        }
+        let element = open.element;
+        let Some(mut parent) = self.stack.pop() else {
+            self.root = Some(element);
+            return Ok(());
+        };
+        // The parent has a child now: whitespace before it was indentation.
+        self.release(heap(parent.whitespace.capacity()));
+        parent.whitespace = String::new();
+        parent.whitespace_len = 0;
+        let result = self.grow(&mut parent.element.children);
+        if result.is_ok() {
+            parent.element.children.push(element);
+        }
+        self.stack.push(parent);
+        result
+    }
+
+    /// Makes the pending whitespace of `open` its text.
+    fn keep_whitespace(&mut self, open: &mut Open) -> Result<(), XmlError> {
+        if open.whitespace_len > self.limits.max_text_len {
+            return Err(XmlError(format!(
+                "the text of <{}> starts with more than {} bytes of whitespace",
+                safe_text::name(&open.element.name),
+                self.limits.max_text_len
+            )));
+        }
+        if open.whitespace_len > 0 {
+            // Pending whitespace only exists while the text is empty.
+            open.element.text = std::mem::take(&mut open.whitespace);
+            open.whitespace_len = 0;
+        }
+        Ok(())
+    }
+
+    /// A text event: whitespace beside child elements is left out.
+    fn text(&mut self, raw: &str) -> Result<(), XmlError> {
+        let whitespace_only = raw
+            .bytes()
+            .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'));
+        let Some(mut open) = self.stack.pop() else {
+            return if whitespace_only {
+                Ok(())
+            } else {
+                Err(XmlError(
+                    "the document has text outside its root element".into(),
+                ))
+            };
+        };
+        let result = match (
+            whitespace_only,
+            open.element.children.is_empty(),
+            open.element.text.is_empty(),
+        ) {
+            (true, false, _) => Ok(()),
+            (true, true, true) => self.pend_whitespace(&mut open, raw),
+            _ => self
+                .keep_whitespace(&mut open)
+                .and_then(|()| self.append(&mut open.element, raw, Newlines::Normalize)),
+        };
+        self.stack.push(open);
+        result
+    }
+
+    fn pend_whitespace(&mut self, open: &mut Open, raw: &str) -> Result<(), XmlError> {
+        open.whitespace_len = open.whitespace_len.saturating_add(raw.len());
+        if open.whitespace_len > self.limits.max_text_len {
+            // Too much to be anything but indentation: counted, not kept.
+            self.release(heap(open.whitespace.capacity()));
+            open.whitespace = String::new();
+            return Ok(());
+        }
+        self.grow_text(&mut open.whitespace, raw.len())?;
+        push_normalized(&mut open.whitespace, raw);
+        Ok(())
+    }
+
+    /// Content that is always text (CDATA, a reference).
+    fn content(&mut self, text: &str, newlines: Newlines) -> Result<(), XmlError> {
+        let Some(mut open) = self.stack.pop() else {
+            return Err(XmlError(
+                "the document has text outside its root element".into(),
+            ));
+        };
+        let result = self
+            .keep_whitespace(&mut open)
+            .and_then(|()| self.append(&mut open.element, text, newlines));
+        self.stack.push(open);
+        result
+    }
+
+    fn append(
+        &mut self,
+        element: &mut Element,
+        raw: &str,
+        newlines: Newlines,
+    ) -> Result<(), XmlError> {
+        if element.text.len() + raw.len() > self.limits.max_text_len {
+            return Err(XmlError(format!(
+                "the text of <{}> is longer than {} bytes",
+                safe_text::name(&element.name),
+                self.limits.max_text_len
+            )));
+        }
+        self.grow_text(&mut element.text, raw.len())?;
+        match newlines {
+            Newlines::Normalize => push_normalized(&mut element.text, raw),
+            Newlines::Keep => element.text.push_str(raw),
+        }
+        Ok(())
+    }
+}
+
+/// Whether line ends in a piece of text are normalized.
+#[derive(Clone, Copy)]
+enum Newlines {
+    /// Text and CDATA as written.
+    Normalize,
+    /// The character of a reference.
+    Keep,
+}
+
+/// Appends `raw` with its line ends normalized (XML 1.0: `\r\n` and `\r`
+/// become `\n`), without an intermediate copy.
+fn push_normalized(out: &mut String, raw: &str) {
+    let mut rest = raw;
+    while let Some(i) = rest.find('\r') {
+        out.push_str(&rest[..i]);
+        out.push('\n');
+        rest = rest[i + 1..].strip_prefix('\n').unwrap_or(&rest[i + 1..]);
+    }
+    out.push_str(rest);
 }
 
 /// Escapes `text` for an XML attribute value or text node.
@@ -475,5 +749,111 @@ mod tests {
     #[test]
     fn a_byte_order_mark_is_skipped() {
         assert!(parse(b"\xef\xbb\xbf<a/>").is_ok());
+    }
+
+    #[test]
+    fn whitespace_beside_child_elements_is_left_out_and_leaves_keep_theirs() {
+        let root =
+            parse(b"<a>\n  <b> </b>\n  <c>\r\n x </c>\n  <d> <!-- c --> </d>\n</a>").unwrap();
+        assert_eq!(root.text, "", "indentation is not text");
+        let texts: Vec<&str> = root.children.iter().map(|c| c.text.as_str()).collect();
+        assert_eq!(texts, [" ", "\n x ", "  "]);
+        // Mixed content keeps its text pieces, as before.
+        let mixed = parse(b"<a>x <b/> y</a>").unwrap();
+        assert_eq!(mixed.text, "x  y");
+        let cdata = parse(b"<a> <![CDATA[ ]]> </a>").unwrap();
+        assert_eq!(
+            cdata.text, "   ",
+            "CDATA is text, and so is the space beside it"
+        );
+        let reference = parse(b"<a> &amp; <b/></a>").unwrap();
+        assert_eq!(reference.text, " & ");
+    }
+
+    #[test]
+    fn line_ends_are_normalized_in_text_and_cdata() {
+        let root = parse(b"<a>1\r\n2\r3\n4<![CDATA[\r\n5\r]]>&#13;</a>").unwrap();
+        assert_eq!(root.text, "1\n2\n3\n4\n5\n\r");
+    }
+
+    #[test]
+    fn megabytes_of_indentation_cost_nothing_but_a_leaf_of_too_many_is_refused() {
+        let pad = " \n".repeat(1 << 20);
+        let doc = format!("<a>{pad}<!-- -->{pad}<b>x</b>{pad}</a>");
+        let root = parse(doc.as_bytes()).unwrap();
+        assert_eq!(root.text, "");
+        assert_eq!(root.children[0].text, "x");
+        let leaf = format!("<a><b>{pad}x</b></a>");
+        assert_eq!(
+            parse(leaf.as_bytes()).unwrap().children[0].text.len(),
+            (2 << 20) + 1
+        );
+        let leaf = format!("<a><b>{pad}{pad}{pad}</b></a>");
+        let err = parse(leaf.as_bytes()).unwrap_err();
+        assert!(
+            err.0
+                .contains("text of <b> starts with more than 4194304 bytes of whitespace"),
+            "{err}"
+        );
+        let small = format!("<a>{}</a>", " ".repeat(1000));
+        assert_eq!(parse(small.as_bytes()).unwrap().text.len(), 1000);
+    }
+
+    #[test]
+    fn the_tree_budget_refuses_many_small_elements_early() {
+        let doc = format!("<a>{}</a>", "<b/>".repeat(100_000));
+        let tight = Limits {
+            max_tree_bytes: 1 << 20,
+            ..Limits::default()
+        };
+        let err = parse_with(doc.as_bytes(), tight).unwrap_err();
+        assert!(
+            err.0.contains("more than 1 MiB of memory as a tree"),
+            "{err}"
+        );
+        let fewer = format!("<a>{}</a>", "<b/>".repeat(40_000));
+        assert_eq!(parse(fewer.as_bytes()).unwrap().children.len(), 40_000);
+        // Long texts and unknown namespaces count too.
+        let text = format!(
+            "<a><b>{}</b><c>{}</c></a>",
+            "x".repeat(600 << 10),
+            "y".repeat(600 << 10)
+        );
+        assert!(parse_with(text.as_bytes(), tight).is_err());
+        let uri = "u".repeat(60 << 10);
+        let namespaces = format!(r#"<a xmlns:p="{uri}">{}</a>"#, "<p:b/>".repeat(20));
+        assert!(parse_with(namespaces.as_bytes(), tight).is_err());
+        assert!(parse(namespaces.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn long_names_and_many_attributes_are_refused() {
+        let name = "n".repeat(300);
+        let err = parse(format!("<{name}/>").as_bytes()).unwrap_err();
+        assert!(
+            err.0.contains("element name is longer than 256 bytes"),
+            "{err}"
+        );
+        assert!(err.0.chars().count() < 200, "{err}");
+        let attributes: String = (0..65).map(|i| format!(" a{i}=\"\"")).collect();
+        let err = parse(format!("<a{attributes}/>").as_bytes()).unwrap_err();
+        assert!(err.0.contains("<a> has more than 64 attributes"), "{err}");
+        let declarations: String = (0..65).map(|i| format!(" xmlns:p{i}=\"u\"")).collect();
+        assert!(parse(format!("<a{declarations}/>").as_bytes()).is_err());
+    }
+
+    #[test]
+    fn errors_quote_what_the_document_holds_safely() {
+        let name = format!("a\u{202e}{}", "b".repeat(200));
+        for doc in [
+            format!("<{name}>"),
+            format!("<r><{name}></x></r>"),
+            format!("<x:{name}/>"),
+            format!("<a>&{name};</a>"),
+        ] {
+            let err = parse(doc.as_bytes()).unwrap_err();
+            assert!(crate::safe_text::is_clean(&err.0), "{err}");
+            assert!(err.0.chars().count() < 600, "{err}");
+        }
     }
 }
