@@ -59,3 +59,35 @@ fn a_bad_settings_file_exits_2_with_the_line_and_the_fix() {
     assert!(err.contains("ExchangeTenantId"), "{err}");
     assert!(err.contains("fix:"), "{err}");
 }
+
+#[test]
+fn eight_processes_creating_one_database_at_once_all_succeed() {
+    // The schema version is read inside the migration's write transaction,
+    // so concurrent first opens of a new rooms.db migrate it exactly once.
+    for round in 0..10 {
+        let dir = tempfile::tempdir().unwrap();
+        let tenant = dir.path().to_str().unwrap().to_string();
+        let children: Vec<_> = (0..8)
+            .map(|_| {
+                Command::new(env!("CARGO_BIN_EXE_rooms-sync"))
+                    .args(["--tenant", &tenant, "person", "list", "--json"])
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .expect("the binary starts")
+            })
+            .collect();
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "round {round}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout).trim(),
+                r#"{"persons":[]}"#
+            );
+        }
+    }
+}
