@@ -220,3 +220,122 @@ async fn a_trap_is_told_as_the_cap_that_was_hit_without_a_backtrace() {
     }
     assert!(!message.contains('\n'));
 }
+
+/// A stand-in for Entra and EWS on 127.0.0.1: a token request gets a
+/// token, every other request `body`, chunked (no Content-Length), as a
+/// large real answer may come. Returns the base URL.
+async fn chunked_ews(body: Vec<u8>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let body = Arc::new(body);
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let body = body.clone();
+            tokio::spawn(async move {
+                // Read the request head and its Content-Length body.
+                let mut seen = Vec::new();
+                let mut buf = [0u8; 16 * 1024];
+                let head_end = loop {
+                    let Ok(n) = socket.read(&mut buf).await else { return };
+                    if n == 0 {
+                        return;
+                    }
+                    seen.extend_from_slice(&buf[..n]);
+                    if let Some(i) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break i + 4;
+                    }
+                };
+                let head = String::from_utf8_lossy(&seen[..head_end]).to_ascii_lowercase();
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0);
+                while seen.len() < head_end + length {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => seen.extend_from_slice(&buf[..n]),
+                    }
+                }
+                if head.contains("/oauth2/") {
+                    let token = r#"{"token_type":"Bearer","expires_in":3599,"ext_expires_in":3599,"access_token":"stand-in-token"}"#;
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{token}",
+                        token.len()
+                    );
+                    let _ = socket.write_all(answer.as_bytes()).await;
+                    let _ = socket.shutdown().await;
+                    return;
+                }
+                let head = "HTTP/1.1 200 OK\r\nContent-Type: text/xml; charset=utf-8\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+                if socket.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                for chunk in body.chunks(64 * 1024) {
+                    let frame = [format!("{:x}\r\n", chunk.len()).as_bytes(), chunk, b"\r\n"].concat();
+                    if socket.write_all(&frame).await.is_err() {
+                        return;
+                    }
+                }
+                let _ = socket.write_all(b"0\r\n\r\n").await;
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    url
+}
+
+/// The real GetFolder answer for a calendar, grown to `size` bytes by
+/// whitespace after the document element (well-formed XML).
+fn padded_get_folder(size: usize) -> Vec<u8> {
+    let mut xml = std::fs::read(
+        rooms_sync_integration::workspace()
+            .join("tests/fixtures/ews-derived/getfolder-calendar-impersonation-response.xml"),
+    )
+    .unwrap();
+    assert!(xml.len() < size);
+    xml.resize(size, b' ');
+    xml
+}
+
+#[tokio::test]
+async fn answers_under_the_size_cap_parse_within_the_default_memory_cap() {
+    let world = World::start().await;
+    // Default caps: 16 MiB responses, 64 MiB of component memory.
+    let cap = 16usize << 20;
+    let cases = [
+        ("under", padded_get_folder(cap - 1024)),
+        ("over", padded_get_folder(cap + (1 << 20))),
+    ];
+    for (name, body) in cases {
+        let base = chunked_ews(body).await;
+        let tenant = world.tenant(name, Mode::Secret, &[("ExchangeAuthorityUrl", &base)]);
+        let email = format!("{name}@contoso.com");
+        let url = format!("{base}/EWS/Exchange.asmx");
+        let added = tenant
+            .run(&["person", "add", &email, "--mode", "O365", "--sync-url", &url])
+            .await;
+        assert_eq!(added.code, 0, "{added:?}");
+        let run = bounded(
+            "a check of a large answer",
+            Duration::from_secs(120),
+            tenant.check(Some(&email)),
+        )
+        .await;
+        let checks = run.json()["persons"][0]["checks"].clone();
+        assert!(
+            !run.stdout.contains("\"component\""),
+            "{name}: the component must not trap: {checks}"
+        );
+        assert_eq!(run.check(&email, "sign-in")["ok"], true, "{checks}");
+        let calendar = run.check(&email, "calendar-access");
+        match name {
+            "under" => assert_eq!(calendar["ok"], true, "{checks}"),
+            _ => {
+                assert_eq!(calendar["ok"], false, "{checks}");
+                assert_has(calendar["message"].as_str().unwrap(), &["size cap"]);
+            }
+        }
+    }
+}
