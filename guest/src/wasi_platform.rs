@@ -220,8 +220,12 @@ fn write_body(body: OutgoingBody, data: &[u8]) -> Result<(), String> {
             })?;
         }
     }
-    OutgoingBody::finish(body, None)
-        .map_err(|code| format!("finishing the request body failed ({code:?})"))
+    OutgoingBody::finish(body, None).map_err(|code| {
+        format!(
+            "finishing the request body failed ({})",
+            safe_text::display(&format_args!("{code:?}"), safe_text::QUOTE_MAX_CHARS)
+        )
+    })
 }
 
 fn wait(future: &FutureIncomingResponse) -> Result<IncomingResponse, ErrorCode> {
@@ -284,7 +288,7 @@ fn read_response(shown: &str, response: IncomingResponse) -> Result<HttpResponse
                             kind: TransportKind::Connection,
                             detail: format!(
                                 "{shown}: the connection broke while reading the answer ({})",
-                                e.to_debug_string()
+                                safe_text::quote(&e.to_debug_string())
                             ),
                         },
                     });
@@ -303,7 +307,7 @@ fn read_response(shown: &str, response: IncomingResponse) -> Result<HttpResponse
 fn describe_stream_error(error: &StreamError) -> String {
     match error {
         StreamError::Closed => "closed".into(),
-        StreamError::LastOperationFailed(e) => e.to_debug_string(),
+        StreamError::LastOperationFailed(e) => safe_text::quote(&e.to_debug_string()),
     }
 }
 
@@ -320,7 +324,7 @@ fn from_code(shown: &str, code: &ErrorCode) -> TransportError {
             TransportKind::Dns,
             format!(
                 "DNS lookup failed ({})",
-                p.rcode.as_deref().unwrap_or("no such host")
+                safe_text::name(p.rcode.as_deref().unwrap_or("no such host"))
             ),
         ),
         ErrorCode::DestinationNotFound => {
@@ -360,7 +364,7 @@ fn from_code(shown: &str, code: &ErrorCode) -> TransportError {
             TransportKind::Tls,
             format!(
                 "TLS alert {}",
-                p.alert_message.as_deref().unwrap_or("received")
+                safe_text::name(p.alert_message.as_deref().unwrap_or("received"))
             ),
         ),
         ErrorCode::HttpResponseBodySize(_)
@@ -371,7 +375,12 @@ fn from_code(shown: &str, code: &ErrorCode) -> TransportError {
             TransportKind::ResponseTooLarge,
             "the response exceeds the host's size cap".to_owned(),
         ),
-        other => (TransportKind::Other, format!("{other:?}")),
+        // Texts in an error code may come from the server (through the
+        // host's HTTP stack): quoted.
+        other => (
+            TransportKind::Other,
+            safe_text::display(&format_args!("{other:?}"), safe_text::QUOTE_MAX_CHARS),
+        ),
     };
     TransportError {
         kind,
