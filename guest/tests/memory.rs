@@ -328,6 +328,24 @@ fn shapes() -> Vec<Shape> {
             Expect::Red(1, "more than 16 MiB of memory as a tree"),
         ),
         ews(
+            "many long attribute values",
+            200,
+            wrap(fill(
+                &format!(r#"<t:X Id="{}"/>"#, fill("v", 60 << 10)),
+                SIZE - 1000,
+            )),
+            Expect::Red(1, "more than 16 MiB of memory as a tree"),
+        ),
+        ews(
+            "one namespace URI of 16 MiB",
+            200,
+            wrap(format!(
+                r#"<u:X xmlns:u="{}"/>"#,
+                fill("u", SIZE - get_folder("").len() - 100)
+            )),
+            Expect::Red(1, "the namespace URI of <X> is longer than 65536 bytes"),
+        ),
+        ews(
             "40 000 elements (a tree near its cap), padded",
             200,
             wrap(format!(

@@ -401,6 +401,13 @@ impl Tree {
             )));
         }
         let ns = match resolved {
+            ResolveResult::Bound(ns) if ns.into_inner().len() > self.limits.max_attribute_len => {
+                return Err(XmlError(format!(
+                    "the namespace URI of <{}> is longer than {} bytes",
+                    safe_text::name(local),
+                    self.limits.max_attribute_len
+                )));
+            }
             ResolveResult::Bound(ns) => Ns::from_uri(ns.into_inner()),
             ResolveResult::Unbound => Ns::None,
             ResolveResult::Unknown(prefix) => {
@@ -838,6 +845,17 @@ mod tests {
         let attributes: String = (0..65).map(|i| format!(" a{i}=\"\"")).collect();
         let err = parse(format!("<a{attributes}/>").as_bytes()).unwrap_err();
         assert!(err.0.contains("<a> has more than 64 attributes"), "{err}");
+        let uri = "u".repeat(70 << 10);
+        let err = parse(format!(r#"<p:a xmlns:p="{uri}"/>"#).as_bytes()).unwrap_err();
+        assert!(
+            err.0.contains("namespace URI of <a> is longer than 65536"),
+            "{err}"
+        );
+        let err = parse(format!(r#"<a xmlns:p="{uri}"/>"#).as_bytes()).unwrap_err();
+        assert!(
+            err.0.contains("attribute p of <a> is longer than 65536"),
+            "{err}"
+        );
         let declarations: String = (0..65).map(|i| format!(" xmlns:p{i}=\"u\"")).collect();
         assert!(parse(format!("<a{declarations}/>").as_bytes()).is_err());
     }
