@@ -309,14 +309,16 @@ pub fn response_messages(
     operation: &str,
 ) -> Result<Vec<ResponseMessage>, ReadError> {
     let expected = format!("{operation}Response");
+    // Quoted like any name, wherever the operation name came from.
+    let shown = safe_text::name(&expected);
     if !response.is(&Ns::Messages, &expected) {
         return Err(ReadError::Structure(format!(
-            "the SOAP Body holds <{}>, not <{expected}>",
+            "the SOAP Body holds <{}>, not <{shown}>",
             safe_text::name(&response.name)
         )));
     }
     let messages = take_child(&mut response, |c| c.is(&Ns::Messages, "ResponseMessages"))
-        .ok_or_else(|| ReadError::Structure(format!("<{expected}> has no ResponseMessages")))?;
+        .ok_or_else(|| ReadError::Structure(format!("<{shown}> has no ResponseMessages")))?;
     messages
         .children
         .into_iter()
@@ -606,5 +608,28 @@ mod tests {
         for cut in [10, full.len() / 3, full.len() / 2, full.len() - 20] {
             assert!(read_envelope(&full[..cut]).is_err(), "cut at {cut}");
         }
+    }
+
+    /// Found by the `ews_answer` fuzz target: an operation name taken from
+    /// the answer (NUL bytes in an element name) went into the error unquoted.
+    #[test]
+    fn fuzz_regression_control_characters_in_the_operation_name() {
+        let answer = include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fuzz/regressions/ews_answer-control-characters-in-operation.xml"
+        ));
+        let Content::Response(response) = read_envelope(answer).unwrap().content else {
+            panic!()
+        };
+        let operation = response.name.strip_suffix("Response").unwrap().to_owned();
+        assert!(operation.contains('\0'));
+        let err = response_messages(response, &operation)
+            .unwrap_err()
+            .to_string();
+        assert!(crate::safe_text::is_clean(&err), "{err:?}");
+        assert!(
+            err.ends_with("teItemResponse> has no ResponseMessages"),
+            "{err}"
+        );
     }
 }
