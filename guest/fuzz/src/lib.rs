@@ -82,7 +82,7 @@ pub static CONTEXTS: LazyLock<Vec<AuthContext>> = LazyLock::new(|| {
 pub fn answer(status: u16, content_type: &str, body: &[u8]) -> HttpResponse {
     let head = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
     let mut headers = vec![("Content-Type".to_owned(), content_type.to_owned())];
-    if body.len() % 3 == 0 {
+    if body.len().is_multiple_of(3) {
         headers.extend([
             ("x-ms-diagnostics".to_owned(), head.clone()),
             ("Location".to_owned(), head.clone()),
