@@ -21,6 +21,7 @@ mod error;
 mod loader;
 #[cfg(test)]
 mod tests;
+pub mod thumbprint;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -29,46 +30,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rsa::pkcs1v15::SigningKey;
 use rsa::signature::{RandomizedSigner, SignatureEncoding};
-use sha1::{Digest, Sha1};
 use sha2::Sha256;
 
-pub use error::{CertError, FileProblem, KeyProblem, ThumbprintError};
+pub use error::{CertError, FileProblem, KeyProblem};
+pub use thumbprint::{ThumbprintError, normalize_thumbprint, thumbprint_of};
 
 use crate::secrets::Secret;
-
-/// Normalizes a thumbprint as an operator may paste it: drops whitespace, colons and invisible
-/// direction marks (U+200E, U+200F, U+202A–U+202E, U+2066–U+2069, U+FEFF, U+200B), and returns
-/// 40 upper-case hexadecimal digits.
-pub fn normalize_thumbprint(text: &str) -> Result<String, ThumbprintError> {
-    let invisible = |c: char| {
-        matches!(c, '\u{200B}' | '\u{200E}' | '\u{200F}' | '\u{FEFF}')
-            || ('\u{202A}'..='\u{202E}').contains(&c)
-            || ('\u{2066}'..='\u{2069}').contains(&c)
-    };
-    let digits: String = text
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != ':' && !invisible(*c))
-        .collect();
-    if digits.is_empty() {
-        return Err(ThumbprintError::Empty);
-    }
-    if let Some(character) = digits.chars().find(|c| !c.is_ascii_hexdigit()) {
-        return Err(ThumbprintError::NotHex { character });
-    }
-    match digits.len() {
-        40 => Ok(digits.to_ascii_uppercase()),
-        64 => Err(ThumbprintError::Sha256),
-        count => Err(ThumbprintError::WrongLength { digits: count }),
-    }
-}
-
-/// The SHA-1 thumbprint of a DER certificate: 40 upper-case hexadecimal digits.
-pub fn thumbprint_of(certificate_der: &[u8]) -> String {
-    Sha1::digest(certificate_der)
-        .iter()
-        .map(|byte| format!("{byte:02X}"))
-        .collect()
-}
 
 /// An RS256 signature and the certificate whose key made it.
 #[derive(Clone, Debug, PartialEq, Eq)]

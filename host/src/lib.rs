@@ -18,15 +18,23 @@
 //! - [`http_policy`]: the outgoing HTTP allowlist, size cap and timeouts.
 //! - [`settings`]: `RoomsAppSettings.config` reading and validation.
 //! - [`secrets`]: literal, `env:` and `file:` secret values, never printed.
-//! - [`certs`]: the certificate store and RS256 signing.
+//! - [`certs`]: the certificate store and RS256 signing; `certs::thumbprint`
+//!   is a leaf that settings validation uses.
+//! - [`env`]: the process environment behind a trait (a map in tests).
 //! - [`rooms_db`]: the ROOMS database (SQLite): persons.
 //! - [`log`]: log sinks (stderr, memory for tests).
 //! - [`bindings`]: the code generated from `wit/`.
+//!
+//! Among settings, secrets, certificates and the environment, dependencies
+//! point one way only: `settings` uses `secrets`, `certs::thumbprint` and
+//! `env`; `certs` uses `secrets`; `secrets` uses `env`; `env` and
+//! `certs::thumbprint` use nothing of the crate.
 
 pub mod bindings;
 pub mod capabilities;
 pub mod certs;
 pub mod cli;
+pub mod env;
 pub mod http_policy;
 pub mod log;
 pub mod rooms_db;

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
-use crate::settings::EnvSource;
+use crate::env::EnvSource;
 
 /// Secret files larger than this are refused: a secret is a line of text, and a larger file is
 /// almost certainly the wrong one (a `.pfx`, a log).

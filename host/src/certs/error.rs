@@ -4,32 +4,6 @@
 use std::fmt;
 use std::path::PathBuf;
 
-/// Why a text is not a SHA-1 thumbprint.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum ThumbprintError {
-    /// Nothing but spaces.
-    #[error("the thumbprint is empty")]
-    Empty,
-    /// A character other than a hexadecimal digit, a space or a colon.
-    #[error("the thumbprint contains `{character}`, which is not a hexadecimal digit (0-9, A-F)")]
-    NotHex {
-        /// The first offending character.
-        character: char,
-    },
-    /// 64 digits: a SHA-256 thumbprint.
-    #[error(
-        "the thumbprint has 64 hexadecimal digits, which is a SHA-256 thumbprint; the SHA-1 \
-         thumbprint with 40 digits is needed"
-    )]
-    Sha256,
-    /// Another number of digits.
-    #[error("the thumbprint has {digits} hexadecimal digits; a SHA-1 thumbprint has 40")]
-    WrongLength {
-        /// How many digits there are.
-        digits: usize,
-    },
-}
-
 /// A file of the folder that could not be used, and why. Never contains key material or a
 /// password.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -26,7 +26,7 @@ use super::error::{
 };
 use super::values::{self, Invalid};
 use super::{Auth, Check, DomainCredentials, keys};
-use crate::certs::normalize_thumbprint;
+use crate::certs::thumbprint::normalize_thumbprint;
 use crate::secrets::SecretRef;
 
 /// The section that holds the settings.

@@ -22,7 +22,6 @@
 //!   from a known key) get a warning that names the nearest known key.
 
 mod app_settings;
-mod env;
 mod error;
 mod json;
 pub mod keys;
@@ -34,13 +33,14 @@ mod tests;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+// The environment lives in `crate::env`; these names stay for existing callers.
+pub use crate::env::{EnvSource, ProcessEnv};
 pub use app_settings::{AppSettings, Entry};
-pub use env::{EnvSource, ProcessEnv};
 pub use error::{
     ErrorKind, Finding, Origin, SettingsError, SettingsErrors, SettingsWarning, WarningKind,
 };
 
-use crate::certs::normalize_thumbprint;
+use crate::certs::thumbprint::normalize_thumbprint;
 use crate::secrets::{SecretError, SecretRef};
 use values::{Invalid, UrlShape};
 

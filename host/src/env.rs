@@ -1,5 +1,6 @@
-//! The environment that overrides settings and resolves `env:` secrets, behind a trait so that
-//! tests pass a map instead of changing the process environment.
+//! The process environment, behind a trait so that tests pass a map instead of changing the
+//! process environment: it overrides settings and holds `env:` secrets. This module depends on
+//! nothing else of the crate.
 
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
