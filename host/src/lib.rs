@@ -21,6 +21,8 @@
 //! - [`certs`]: the certificate store and RS256 signing; `certs::thumbprint`
 //!   is a leaf that settings validation uses.
 //! - [`env`]: the process environment behind a trait (a map in tests).
+//! - [`files`]: opening input files so that a FIFO or device cannot block,
+//!   with a size bound.
 //! - [`rooms_db`]: the ROOMS database (SQLite): persons.
 //! - [`log`]: log sinks (stderr, memory for tests).
 //! - [`bindings`]: the code generated from `wit/`.
@@ -35,6 +37,7 @@ pub mod capabilities;
 pub mod certs;
 pub mod cli;
 pub mod env;
+pub mod files;
 pub mod http_policy;
 pub mod log;
 pub mod rooms_db;

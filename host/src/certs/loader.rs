@@ -142,45 +142,54 @@ impl Loader<'_> {
         }
     }
 
-    /// Reads a file, noting unreadable key files as key failures.
+    /// Reads a file, noting unreadable key files as key failures. Anything but a regular file (a
+    /// FIFO, a device) is refused without waiting on it.
     fn read_file(&mut self, path: &Path, extension: &str) -> Option<Vec<u8>> {
-        use std::io::Read;
-        let result = std::fs::File::open(path).and_then(|file| {
-            let mut bytes = Vec::new();
-            file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
-            Ok(bytes)
-        });
-        match result {
-            Ok(bytes) if bytes.len() as u64 > MAX_FILE_BYTES => {
+        use crate::files::FileError;
+        let error = match crate::files::read_regular(path, MAX_FILE_BYTES) {
+            Ok(bytes) => return Some(bytes),
+            Err(error) => error,
+        };
+        let (problem, reason) = match error {
+            FileError::TooLarge { .. } => {
                 self.problem(path, "larger than 1 MiB, so not a certificate; remove it");
-                None
+                return None;
             }
-            Ok(bytes) => Some(bytes),
-            Err(error) => {
-                let reason = if error.kind() == std::io::ErrorKind::PermissionDenied {
-                    "permission denied".to_owned()
-                } else {
-                    error.to_string()
-                };
-                self.problem(
-                    path,
-                    format!(
-                        "cannot be read ({reason}); give the user running rooms-sync read \
-                         permission on it"
-                    ),
-                );
-                if matches!(extension, "key" | "pem" | "pfx" | "p12") {
-                    self.key_failures.push((
-                        path.to_owned(),
-                        KeyProblem::Unreadable {
-                            file: path.to_owned(),
-                            reason,
-                        },
-                    ));
-                }
-                None
-            }
+            FileError::NotRegular { kind, .. } => (
+                format!(
+                    "is {kind}, not a regular file, and is skipped; {}",
+                    kind.fix()
+                ),
+                format!("it is {kind}, not a regular file"),
+            ),
+            FileError::PermissionDenied { .. } => (
+                "cannot be read (permission denied); give the user running rooms-sync read \
+                 permission on it"
+                    .to_owned(),
+                "permission denied".to_owned(),
+            ),
+            FileError::NotFound { .. } => (
+                "cannot be read: it is a symbolic link to a file that does not exist (or it was \
+                 removed while the folder was read); point the link at the file or remove it"
+                    .to_owned(),
+                "the file it names does not exist".to_owned(),
+            ),
+            FileError::Unreadable { reason, .. } => (
+                format!("cannot be read ({reason}); make it a readable file"),
+                reason,
+            ),
+        };
+        self.problem(path, problem);
+        if matches!(extension, "key" | "pem" | "pfx" | "p12") {
+            self.key_failures.push((
+                path.to_owned(),
+                KeyProblem::Unreadable {
+                    file: path.to_owned(),
+                    reason,
+                },
+            ));
         }
+        None
     }
 
     /// Reads the PEM blocks of a file.

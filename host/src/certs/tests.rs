@@ -452,3 +452,36 @@ fn nothing_shows_key_material_or_passwords() {
     assert!(!shown.contains(PASSWORD), "password shown");
     assert!(!shown.contains("PRIVATE KEY-----"));
 }
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_in_the_folder_is_a_problem_of_that_file_and_the_rest_loads() {
+    use crate::files::test_support::{mkfifo, returns_promptly};
+    let dir = folder(&["demo-app.crt", "demo-app.key", "cert-only.crt"]);
+    // A FIFO as a certificate file, and one in place of a certificate's key.
+    mkfifo(&dir.path().join("stuck.pem"));
+    mkfifo(&dir.path().join("cert-only.key"));
+    let path = dir.path().to_owned();
+    let store = returns_promptly("loading a certs/ folder with FIFOs", move || {
+        CertStore::load(&path, None)
+    });
+    assert!(store.sign_rs256(DEMO, DATA, now()).is_ok(), "{store:?}");
+    for name in ["stuck.pem", "cert-only.key"] {
+        let problem = store
+            .problems()
+            .iter()
+            .find(|problem| problem.file.ends_with(name))
+            .unwrap_or_else(|| panic!("no problem for {name}: {store:?}"));
+        assert!(
+            problem
+                .problem
+                .contains("FIFO (named pipe), not a regular file"),
+            "{problem}"
+        );
+    }
+    let KeyProblem::Unreadable { file, reason } = key_problem(&store, CERT_ONLY) else {
+        panic!("the FIFO key is reported as unreadable");
+    };
+    assert!(file.ends_with("cert-only.key"));
+    assert!(reason.contains("FIFO"), "{reason}");
+}

@@ -168,9 +168,10 @@ fn describe(origin: &Origin) -> String {
     }
 }
 
-/// Reads the file, refusing directories and files over [`MAX_FILE_BYTES`].
+/// Reads the file, refusing anything but a regular file (a FIFO or device would block) and
+/// files over [`MAX_FILE_BYTES`].
 pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, SettingsErrors> {
-    use std::io::Read;
+    use crate::files::{FileError, FileKind};
     let unreadable = |problem: String, fix: &str| -> SettingsErrors {
         SettingsError {
             kind: ErrorKind::Unreadable,
@@ -182,39 +183,37 @@ pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, SettingsErrors> {
         }
         .into()
     };
-    let io_error = |error: std::io::Error| match error.kind() {
-        std::io::ErrorKind::NotFound => unreadable(
+    crate::files::read_regular(path, MAX_FILE_BYTES).map_err(|error| match error {
+        FileError::NotFound { .. } => unreadable(
             "the settings file does not exist".into(),
             "create it, or start rooms-sync with the tenant directory that holds \
              RoomsAppSettings.config",
         ),
-        std::io::ErrorKind::PermissionDenied => unreadable(
+        FileError::PermissionDenied { .. } => unreadable(
             "rooms-sync may not read the settings file".into(),
             "give the user running rooms-sync read permission on it",
         ),
-        _ => unreadable(
-            format!("the settings file cannot be read: {error}"),
-            "point rooms-sync at a readable file",
-        ),
-    };
-    let file = std::fs::File::open(path).map_err(io_error)?;
-    if file.metadata().map_err(io_error)?.is_dir() {
-        return Err(unreadable(
+        FileError::NotRegular {
+            kind: FileKind::Directory,
+            ..
+        } => unreadable(
             "this is a directory, not a settings file".into(),
             "name the RoomsAppSettings.config file inside it",
-        ));
-    }
-    let mut bytes = Vec::new();
-    file.take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(io_error)?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(unreadable(
+        ),
+        FileError::NotRegular { kind, .. } => unreadable(
+            format!("the settings file is {kind}, not a regular file"),
+            "replace it with the settings file itself; rooms-sync reads settings only from \
+             regular files, so that a pipe or device cannot make it wait",
+        ),
+        FileError::TooLarge { .. } => unreadable(
             "the file is larger than 4 MiB, too large for a settings file".into(),
             "point rooms-sync at the RoomsAppSettings.config file",
-        ));
-    }
-    Ok(bytes)
+        ),
+        FileError::Unreadable { reason, .. } => unreadable(
+            format!("the settings file cannot be read: {reason}"),
+            "point rooms-sync at a readable file",
+        ),
+    })
 }
 
 /// Decodes UTF-8 (with or without a byte order mark) or UTF-16 with a byte order mark.

@@ -876,3 +876,28 @@ fn malformed_or_incomplete_appsettings_json() {
     assert_eq!(warning.kind, WarningKind::UnknownKey);
     assert!(warning.problem.contains("EwsUrl"), "{}", warning.problem);
 }
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_in_place_of_a_settings_file_is_refused_at_once() {
+    use crate::files::test_support::{mkfifo, returns_promptly};
+    for name in [SETTINGS_FILE, JSON_SETTINGS_FILE] {
+        let dir = tempfile::tempdir().unwrap();
+        mkfifo(&dir.path().join(name));
+        let tenant = dir.path().to_owned();
+        let errors = returns_promptly("loading settings from a FIFO", move || {
+            TenantSettings::load(&tenant, &no_env()).unwrap_err()
+        });
+        assert!(errors.has(ErrorKind::Unreadable), "{errors}");
+        let message = errors.to_string();
+        assert!(message.contains(name), "{message}");
+        assert!(
+            message.contains("is a FIFO (named pipe), not a regular file"),
+            "{message}"
+        );
+        assert!(
+            message.contains("replace it with the settings file"),
+            "{message}"
+        );
+    }
+}
