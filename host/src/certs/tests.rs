@@ -93,7 +93,17 @@ fn thumbprints_are_normalized_as_operators_paste_them() {
     );
     assert_eq!(
         normalize_thumbprint("33245943-3B54"),
-        Err(ThumbprintError::NotHex { character: '-' })
+        Err(ThumbprintError::NotHex { position: 9 })
+    );
+    // The offending character is not quoted: the text may be a secret in the wrong key.
+    let message = normalize_thumbprint("s3cr3t~Zq").unwrap_err().to_string();
+    assert!(
+        message.starts_with("character 1 of the thumbprint"),
+        "{message}"
+    );
+    assert!(
+        !message.contains('~') && !message.contains("s3cr3t"),
+        "{message}"
     );
     assert_eq!(
         normalize_thumbprint("3324"),

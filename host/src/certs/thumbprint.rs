@@ -10,11 +10,16 @@ pub enum ThumbprintError {
     /// Nothing but spaces.
     #[error("the thumbprint is empty")]
     Empty,
-    /// A character other than a hexadecimal digit, a space or a colon.
-    #[error("the thumbprint contains `{character}`, which is not a hexadecimal digit (0-9, A-F)")]
+    /// A character other than a hexadecimal digit, a space or a colon. The character itself is
+    /// not named: the text may be a secret pasted into the wrong key.
+    #[error(
+        "character {position} of the thumbprint is not a hexadecimal digit (0-9, A-F); only \
+         digits, spaces and colons belong in it"
+    )]
     NotHex {
-        /// The first offending character.
-        character: char,
+        /// The position (from 1, counting characters after spaces, colons and direction marks
+        /// are dropped) of the first offending character.
+        position: usize,
     },
     /// 64 digits: a SHA-256 thumbprint.
     #[error(
@@ -46,8 +51,10 @@ pub fn normalize_thumbprint(text: &str) -> Result<String, ThumbprintError> {
     if digits.is_empty() {
         return Err(ThumbprintError::Empty);
     }
-    if let Some(character) = digits.chars().find(|c| !c.is_ascii_hexdigit()) {
-        return Err(ThumbprintError::NotHex { character });
+    if let Some(index) = digits.chars().position(|c| !c.is_ascii_hexdigit()) {
+        return Err(ThumbprintError::NotHex {
+            position: index + 1,
+        });
     }
     match digits.len() {
         40 => Ok(digits.to_ascii_uppercase()),

@@ -18,6 +18,8 @@
 //! - Secret settings (`ExchangeClientSecret`, `ExchangeServicePassword`,
 //!   `ExchangeCertPassword`) may be literal, `env:NAME` or `file:PATH` (see [`crate::secrets`]);
 //!   they are never part of [`TenantSettings::public_config`], never in messages.
+//! - No message quotes a rejected value, of any key: a secret pasted into the wrong key must not
+//!   be printed. Messages say what shape was expected and how long the value is.
 //! - Unknown keys are ignored, as before, but those starting with `Exchange` (or one typo away
 //!   from a known key) get a warning that names the nearest known key.
 

@@ -13,6 +13,9 @@ const CLIENT_SECRET: &str = "Zq8~CLIENT-s3cr3t-4711";
 const SERVICE_PASSWORD: &str = "Pw-SERVICE-s3cr3t-0815";
 const CERT_PASSWORD: &str = "Pfx-CERT-s3cr3t-1234";
 const THUMBPRINT: &str = "33245943 3B54FC0C 2185F75A 618FD3C8 3C7B9584";
+/// Secrets short enough that the old messages quoted them.
+const SHORT_SECRET: &str = "Pw!7k";
+const NUMERIC_SECRET: &str = "80417723";
 
 fn no_env() -> HashMap<String, String> {
     HashMap::new()
@@ -469,8 +472,9 @@ fn booleans_numbers_thumbprints_and_urls_are_checked_all_at_once() {
     let timeout = error_for(&errors, "SubscriptionTimeoutInMinutes");
     assert_eq!(
         timeout.to_string(),
-        "/tenants/contoso/RoomsAppSettings.config:9:3: SubscriptionTimeoutInMinutes: 2000 is out \
-         of range; fix: write a whole number of minutes from 1 to 1440 (default 720)"
+        "/tenants/contoso/RoomsAppSettings.config:9:3: SubscriptionTimeoutInMinutes: is out of \
+         range: the number is above the maximum 1440; fix: write a whole number of minutes from 1 \
+         to 1440 (default 720)"
     );
 }
 
@@ -675,7 +679,10 @@ fn no_secret_value_shows_in_debug_display_or_errors() {
         ("ExchangeServiceUser", SERVICE_PASSWORD),
         ("ExchangeAuthorityUrl", CLIENT_SECRET),
         ("ExchangeAllowInsecureLoopback", CERT_PASSWORD),
+        ("ExchangeUseImpersonation", SHORT_SECRET),
         ("BatchGetEventsSize", SERVICE_PASSWORD),
+        ("IntervallTaskInSeconds", SHORT_SECRET),
+        ("SubscriptionTimeoutInMinutes", NUMERIC_SECRET),
         ("ExchangeClientSecrett", CLIENT_SECRET),
     ]);
     let errors = errors_of(&text, &environment);
@@ -690,7 +697,13 @@ fn no_secret_value_shows_in_debug_display_or_errors() {
         &no_env(),
     );
     shown.push_str(&format!("{errors} {errors:?}"));
-    for secret in [CLIENT_SECRET, SERVICE_PASSWORD, CERT_PASSWORD] {
+    for secret in [
+        CLIENT_SECRET,
+        SERVICE_PASSWORD,
+        CERT_PASSWORD,
+        SHORT_SECRET,
+        NUMERIC_SECRET,
+    ] {
         assert!(!shown.contains(secret), "{secret} shown in: {shown}");
     }
     assert!(!shown.contains("s3cr3t"), "{shown}");

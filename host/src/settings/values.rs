@@ -1,7 +1,8 @@
 //! Parsers for the kinds of setting values: GUIDs, booleans, numbers, URLs, user names. Each
-//! returns the normalized value or an [`Invalid`] with the problem and the fix. Messages quote a
-//! value only where it cannot be a secret pasted into the wrong key (short booleans and numbers,
-//! domain names).
+//! returns the normalized value or an [`Invalid`] with the problem and the fix. No message quotes
+//! the rejected value, whatever its key and length: a secret pasted into the wrong key is the
+//! likely mistake, and a short secret is still a secret. Messages say what shape was expected and
+//! how long the value is instead.
 
 use std::net::IpAddr;
 
@@ -86,15 +87,15 @@ pub(crate) fn guid(key: &str, text: &str) -> Result<String, Invalid> {
     }
     let problem = if key == keys::TENANT_ID && looks_like_domain(text) {
         format!(
-            "`{text}` is a domain name, not the tenant's GUID; Entra ID accepts domain names in \
+            "is a domain name ({}), not the tenant's GUID; Entra ID accepts domain names in \
              sign-in URLs, but rooms-sync identifies the tenant by its GUID (tokens and domain \
-             overrides carry the GUID)"
+             overrides carry the GUID)",
+            length(text)
         )
     } else {
         format!(
-            "is not a GUID (it has {} characters; a GUID has 32 hexadecimal digits in groups \
-             8-4-4-4-12)",
-            text.chars().count()
+            "is not a GUID ({}; a GUID has 32 hexadecimal digits in groups 8-4-4-4-12)",
+            length(text)
         )
     };
     Err(invalid(ErrorKind::NotAGuid, problem, guid_fix(key)))
@@ -119,7 +120,7 @@ pub(crate) fn boolean(text: &str) -> Result<bool, Invalid> {
     } else {
         Err(invalid(
             ErrorKind::NotABoolean,
-            format!("{} is not true or false", quote_short(text)),
+            format!("is not true or false ({})", length(text)),
             "write true or false",
         ))
     }
@@ -135,26 +136,33 @@ pub(crate) fn number(spec: &keys::Number, text: &str) -> Result<u32, Invalid> {
     let Ok(value) = text.parse::<i64>() else {
         return Err(invalid(
             ErrorKind::NotANumber,
-            format!("{} is not a whole number", quote_short(text)),
+            format!("is not a whole number ({})", length(text)),
             range,
         ));
     };
     match u32::try_from(value) {
         Ok(value) if (spec.min..=spec.max).contains(&value) => Ok(value),
-        _ => Err(invalid(
-            ErrorKind::OutOfRange,
-            format!("{value} is out of range"),
-            range,
-        )),
+        _ => {
+            let side = if value < i64::from(spec.min) {
+                format!("below the minimum {}", spec.min)
+            } else {
+                format!("above the maximum {}", spec.max)
+            };
+            Err(invalid(
+                ErrorKind::OutOfRange,
+                format!("is out of range: the number is {side}"),
+                range,
+            ))
+        }
     }
 }
 
-/// Quotes a value in a message when it is short enough to be a typo rather than a pasted secret.
-fn quote_short(text: &str) -> String {
-    if text.chars().count() <= 12 {
-        format!("`{text}`")
-    } else {
-        format!("the value ({} characters)", text.chars().count())
+/// `the value has 7 characters`: what a message says about a rejected value instead of quoting
+/// it.
+fn length(text: &str) -> String {
+    match text.chars().count() {
+        1 => "the value has 1 character".to_owned(),
+        count => format!("the value has {count} characters"),
     }
 }
 
@@ -208,23 +216,19 @@ pub(crate) fn url(text: &str, shape: UrlShape, allow_loopback: bool) -> Result<S
                 "use https:// (plain http is allowed only to 127.0.0.1 and ::1 in test setups, with \
                  ExchangeAllowInsecureLoopback=true)"
             };
-            return Err(invalid(
-                ErrorKind::InsecureUrl,
-                format!("`{text}` uses plain http"),
-                fix,
-            ));
+            return Err(invalid(ErrorKind::InsecureUrl, "uses plain http", fix));
         }
         if !allow_loopback {
             return Err(invalid(
                 ErrorKind::InsecureUrl,
-                format!("`{text}` uses plain http to a loopback address"),
+                "uses plain http to a loopback address",
                 "use https://, or for a local test setup set ExchangeAllowInsecureLoopback to true",
             ));
         }
     } else if !scheme.eq_ignore_ascii_case("https") {
         return Err(invalid(
             ErrorKind::BadUrl,
-            format!("`{text}` is not an https:// URL"),
+            "is not an https:// URL",
             format!("write a URL starting with https://, like {example}"),
         ));
     }
@@ -234,10 +238,8 @@ pub(crate) fn url(text: &str, shape: UrlShape, allow_loopback: bool) -> Result<S
             if !extra.is_empty() && extra != "/" {
                 return Err(invalid(
                     ErrorKind::BadUrl,
-                    format!(
-                        "`{text}` has a path (`{extra}`); the sign-in adds the tenant and the \
-                         token path itself"
-                    ),
+                    "has a path after the host; the sign-in adds the tenant and the token path \
+                     itself",
                     format!("write only the scheme and host, like {example}"),
                 ));
             }
@@ -319,8 +321,11 @@ mod tests {
         assert!(
             error
                 .problem
-                .contains("`contoso.onmicrosoft.com` is a domain name")
+                .starts_with("is a domain name (the value has 23 characters)"),
+            "{}",
+            error.problem
         );
+        assert!(!error.problem.contains("contoso"), "{}", error.problem);
         assert!(error.fix.contains("Directory (tenant) ID"));
     }
 
@@ -334,14 +339,19 @@ mod tests {
             assert_eq!(error.kind, ErrorKind::NotABoolean);
             assert_eq!(error.fix, "write true or false");
         }
-        assert!(boolean("yes").unwrap_err().problem.contains("`yes`"));
-        assert!(
-            !boolean("Zq8~s3cr3t-long-value")
-                .unwrap_err()
-                .problem
-                .contains("s3cr3t"),
-            "long values are not echoed"
+        // No value is echoed, however short: a short secret is still a secret.
+        assert_eq!(
+            boolean("yes").unwrap_err().problem,
+            "is not true or false (the value has 3 characters)"
         );
+        assert_eq!(
+            boolean("x").unwrap_err().problem,
+            "is not true or false (the value has 1 character)"
+        );
+        for secret in ["s3cr3t", "Pw!7", "Zq8~s3cr3t-long-value"] {
+            let error = boolean(secret).unwrap_err();
+            assert!(!format!("{error:?}").contains(secret), "{error:?}");
+        }
     }
 
     #[test]
@@ -369,6 +379,23 @@ mod tests {
             ErrorKind::NotANumber
         );
         assert_eq!(number(spec, "ten").unwrap_err().kind, ErrorKind::NotANumber);
+        // Neither numbers nor other values are echoed.
+        assert_eq!(
+            number(spec, "1441").unwrap_err().problem,
+            "is out of range: the number is above the maximum 1440"
+        );
+        assert_eq!(
+            number(spec, "0").unwrap_err().problem,
+            "is out of range: the number is below the minimum 1"
+        );
+        assert_eq!(
+            number(spec, "pin42").unwrap_err().problem,
+            "is not a whole number (the value has 5 characters)"
+        );
+        for secret in ["12345678", "-987654", "s3cr3t!"] {
+            let error = number(spec, secret).unwrap_err();
+            assert!(!format!("{error:?}").contains(secret), "{error:?}");
+        }
     }
 
     #[test]
@@ -436,6 +463,26 @@ mod tests {
             full("https://rooms.contoso.com/api/webhooks/exchange?x=1", false).unwrap(),
             "https://rooms.contoso.com/api/webhooks/exchange?x=1"
         );
+    }
+
+    #[test]
+    fn rejected_urls_are_not_echoed() {
+        for (text, shape) in [
+            (
+                "http://rooms.contoso.com/hook?code=Zq8s3cr3t",
+                UrlShape::Full,
+            ),
+            ("http://127.0.0.1/hook?code=Zq8s3cr3t", UrlShape::Full),
+            ("ftp://Zq8s3cr3t.contoso.com/", UrlShape::Full),
+            (
+                "https://login.microsoftonline.com/Zq8s3cr3t",
+                UrlShape::Origin,
+            ),
+            ("Zq8s3cr3t", UrlShape::Origin),
+        ] {
+            let error = url(text, shape, false).unwrap_err();
+            assert!(!format!("{error:?}").contains("Zq8s3cr3t"), "{error:?}");
+        }
     }
 
     #[test]
