@@ -9,7 +9,7 @@
 //! | `Common:<any key of RoomsAppSettings.config>` | that key (`BatchGetEventsSize`, ...) |
 //! | `Providers:O365:EwsUrl` | `ExchangeEwsUrl` |
 //! | `Providers:O365:TenantId`, `AppId`, `ClientSecret`, `UseImpersonation`, `ServiceUser`, `ServicePassword` | `Exchange…` of the same name |
-//! | `Providers:O365:CertThumbprint`, `CertPassword`, `AuthorityUrl`, `AllowInsecureLoopback` | `Exchange…` of the same name |
+//! | `Providers:O365:CertThumbprint`, `CertPassword`, `AuthorityUrl`, `AllowInsecureLoopback`, `AllowPrivateNetworks` | `Exchange…` of the same name |
 //! | `Providers:O365:DomainOverrides:<mail domain>:<field>` | a [`super::DomainCredentials`] |
 //!
 //! As in .NET's configuration, paths match case-insensitively, nested objects and `a:b` keys are
@@ -33,7 +33,7 @@ use crate::secrets::SecretRef;
 const SECTION: &str = "CalendarSync:Ews";
 
 /// The fields of `Providers:O365` and the keys they map to.
-const PROVIDER_FIELDS: [(&str, &str); 11] = [
+const PROVIDER_FIELDS: [(&str, &str); 12] = [
     ("EwsUrl", keys::EWS_URL),
     ("TenantId", keys::TENANT_ID),
     ("AppId", keys::APP_ID),
@@ -45,6 +45,7 @@ const PROVIDER_FIELDS: [(&str, &str); 11] = [
     ("CertPassword", keys::CERT_PASSWORD),
     ("AuthorityUrl", keys::AUTHORITY_URL),
     ("AllowInsecureLoopback", keys::ALLOW_INSECURE_LOOPBACK),
+    ("AllowPrivateNetworks", keys::ALLOW_PRIVATE_NETWORKS),
 ];
 
 /// The fields a domain override may set.

@@ -21,6 +21,9 @@ pub const SERVICE_PASSWORD: &str = "ExchangeServicePassword";
 pub const AUTHORITY_URL: &str = "ExchangeAuthorityUrl";
 /// `ExchangeAllowInsecureLoopback`: allow `http://` to 127.0.0.0/8 and `::1` (tests only).
 pub const ALLOW_INSECURE_LOOPBACK: &str = "ExchangeAllowInsecureLoopback";
+/// `ExchangeAllowPrivateNetworks`: allow outgoing requests to private-range addresses (an
+/// on-premises Exchange of a hybrid organisation).
+pub const ALLOW_PRIVATE_NETWORKS: &str = "ExchangeAllowPrivateNetworks";
 /// `ExchangePushNotificationEndpointUrl`: the public webhook Exchange posts notifications to.
 pub const PUSH_NOTIFICATION_ENDPOINT_URL: &str = "ExchangePushNotificationEndpointUrl";
 /// `ExchangeEwsUrl`: the EWS endpoint (from `EwsUrl` of `appsettings.json`).
@@ -112,7 +115,7 @@ pub const DEFAULT_AUTHORITY_URL: &str = "https://login.microsoftonline.com";
 pub const DEFAULT_EWS_URL: &str = "https://outlook.office365.com/EWS/Exchange.asmx";
 
 /// Every key the sync knows, in the order `public_config` lists them.
-pub(crate) const ALL: [&str; 25] = [
+pub(crate) const ALL: [&str; 26] = [
     TENANT_ID,
     APP_ID,
     CLIENT_SECRET,
@@ -123,6 +126,7 @@ pub(crate) const ALL: [&str; 25] = [
     SERVICE_PASSWORD,
     AUTHORITY_URL,
     ALLOW_INSECURE_LOOPBACK,
+    ALLOW_PRIVATE_NETWORKS,
     EWS_URL,
     PUSH_NOTIFICATION_ENDPOINT_URL,
     OAUTH_TOKEN_MINUTES_BEFORE_RENEW,

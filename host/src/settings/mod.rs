@@ -180,6 +180,7 @@ pub struct TenantSettings {
     use_impersonation: bool,
     authority_url: String,
     allow_insecure_loopback: bool,
+    allow_private_networks: bool,
     ews_url: String,
     push_notification_endpoint_url: Option<String>,
     timing: Timing,
@@ -246,6 +247,9 @@ impl TenantSettings {
         let allow_insecure_loopback = check
             .boolean(keys::ALLOW_INSECURE_LOOPBACK, false)
             .unwrap_or(false);
+        let allow_private_networks = check
+            .boolean(keys::ALLOW_PRIVATE_NETWORKS, false)
+            .unwrap_or(false);
         let authority_url = check
             .url(
                 keys::AUTHORITY_URL,
@@ -296,6 +300,7 @@ impl TenantSettings {
                     use_impersonation,
                     authority_url,
                     allow_insecure_loopback,
+                    allow_private_networks,
                     ews_url,
                     push_notification_endpoint_url,
                     timing,
@@ -347,6 +352,12 @@ impl TenantSettings {
     /// `ExchangeAllowInsecureLoopback` (false): plain http to 127.0.0.0/8 and `::1`, for tests.
     pub fn allow_insecure_loopback(&self) -> bool {
         self.allow_insecure_loopback
+    }
+
+    /// `ExchangeAllowPrivateNetworks` (false): outgoing requests may go to private-range
+    /// addresses, for an on-premises Exchange in a hybrid organisation.
+    pub fn allow_private_networks(&self) -> bool {
+        self.allow_private_networks
     }
 
     /// `ExchangeEwsUrl` (`EwsUrl` of `appsettings.json`; default
@@ -429,6 +440,10 @@ impl TenantSettings {
         put(
             keys::ALLOW_INSECURE_LOOPBACK,
             self.allow_insecure_loopback.to_string(),
+        );
+        put(
+            keys::ALLOW_PRIVATE_NETWORKS,
+            self.allow_private_networks.to_string(),
         );
         put(keys::EWS_URL, self.ews_url.clone());
         if let Some(url) = &self.push_notification_endpoint_url {

@@ -85,6 +85,7 @@ fn original_secret_file_loads_with_defaults() {
         "https://outlook.office365.com/EWS/Exchange.asmx"
     );
     assert!(!settings.allow_insecure_loopback());
+    assert!(!settings.allow_private_networks());
     assert_eq!(settings.push_notification_endpoint_url(), None);
     let Auth::ClientSecret(secret) = settings.auth() else {
         panic!("{:?}", settings.auth());
@@ -433,6 +434,7 @@ fn booleans_numbers_thumbprints_and_urls_are_checked_all_at_once() {
         ("ExchangeAppId", APP),
         ("ExchangeCertThumbprint", "33245943 3B54FC0C 2185F75A"),
         ("ExchangeAllowInsecureLoopback", "yes"),
+        ("ExchangeAllowPrivateNetworks", "1"),
         ("ExchangeAuthorityUrl", "http://login.microsoftonline.com"),
         (
             "ExchangePushNotificationEndpointUrl",
@@ -453,6 +455,7 @@ fn booleans_numbers_thumbprints_and_urls_are_checked_all_at_once() {
         [
             ("ExchangeCertThumbprint", ErrorKind::BadThumbprint),
             ("ExchangeAllowInsecureLoopback", ErrorKind::NotABoolean),
+            ("ExchangeAllowPrivateNetworks", ErrorKind::NotABoolean),
             ("ExchangeAuthorityUrl", ErrorKind::InsecureUrl),
             (
                 "ExchangePushNotificationEndpointUrl",
@@ -472,7 +475,7 @@ fn booleans_numbers_thumbprints_and_urls_are_checked_all_at_once() {
     let timeout = error_for(&errors, "SubscriptionTimeoutInMinutes");
     assert_eq!(
         timeout.to_string(),
-        "/tenants/contoso/RoomsAppSettings.config:9:3: SubscriptionTimeoutInMinutes: is out of \
+        "/tenants/contoso/RoomsAppSettings.config:10:3: SubscriptionTimeoutInMinutes: is out of \
          range: the number is above the maximum 1440; fix: write a whole number of minutes from 1 \
          to 1440 (default 720)"
     );
@@ -632,6 +635,7 @@ fn public_config_has_effective_values_and_no_secrets() {
         Some("https://login.microsoftonline.com")
     );
     assert_eq!(get("ExchangeAllowInsecureLoopback"), Some("false"));
+    assert_eq!(get("ExchangeAllowPrivateNetworks"), Some("false"));
     assert_eq!(get("BatchGetEventsSize"), Some("42"));
     assert_eq!(get("IntervallTaskInSeconds"), Some("60"));
     assert_eq!(get("SubscriptionTimeoutInMinutes"), Some("720"));
@@ -679,6 +683,7 @@ fn no_secret_value_shows_in_debug_display_or_errors() {
         ("ExchangeServiceUser", SERVICE_PASSWORD),
         ("ExchangeAuthorityUrl", CLIENT_SECRET),
         ("ExchangeAllowInsecureLoopback", CERT_PASSWORD),
+        ("ExchangeAllowPrivateNetworks", SHORT_SECRET),
         ("ExchangeUseImpersonation", SHORT_SECRET),
         ("BatchGetEventsSize", SERVICE_PASSWORD),
         ("IntervallTaskInSeconds", SHORT_SECRET),
@@ -888,6 +893,28 @@ fn malformed_or_incomplete_appsettings_json() {
     let warning = &raw.warnings()[0];
     assert_eq!(warning.kind, WarningKind::UnknownKey);
     assert!(warning.problem.contains("EwsUrl"), "{}", warning.problem);
+}
+
+#[test]
+fn private_networks_are_a_boolean_setting_off_by_default() {
+    let mut entries = secret_settings();
+    entries.push(("exchangeallowprivatenetworks", " TRUE "));
+    let settings = load(&file(&entries), &no_env()).unwrap();
+    assert!(settings.allow_private_networks());
+    assert!(
+        settings
+            .public_config()
+            .contains(&("ExchangeAllowPrivateNetworks".to_owned(), "true".to_owned()))
+    );
+    let json = appsettings_json().replace(
+        r#""UseImpersonation": true,"#,
+        r#""UseImpersonation": true, "AllowPrivateNetworks": true,"#,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(JSON_SETTINGS_FILE), json).unwrap();
+    let settings = TenantSettings::load(dir.path(), &no_env()).unwrap();
+    assert!(settings.allow_private_networks());
+    assert!(settings.warnings().is_empty(), "{:?}", settings.warnings());
 }
 
 #[cfg(unix)]
