@@ -24,7 +24,8 @@ use crate::http_policy::HttpLimits;
 use crate::log::{Level, LogSink};
 use crate::rooms_db::{ConflictBehaviour, DEFAULT_SYNC_URL, Person, SyncMode};
 use crate::runtime::{RunLimits, Runtime, RuntimeOptions, default_cache_dir, locate_component};
-use crate::settings::EnvSource;
+use crate::secrets::SecretScope;
+use crate::settings::{EnvSource, TenantInputs};
 use crate::tenant::{PersonReport, Tenant, open_database};
 
 /// Exit code: every check green.
@@ -45,6 +46,9 @@ struct Cli {
 
     #[command(flatten)]
     runtime: RuntimeArgs,
+
+    #[command(flatten)]
+    inputs: InputArgs,
 
     /// Log level on stderr: error, warn, info, debug or trace.
     #[arg(long, value_name = "LEVEL", default_value = "warn", value_parser = parse_level)]
@@ -97,6 +101,26 @@ struct RuntimeArgs {
     /// Largest accepted HTTP response body, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1024))]
     max_response_mib: u32,
+}
+
+/// Where a tenant's settings and secrets may come from; the same for every
+/// tenant of the process.
+#[derive(Debug, Args)]
+struct InputArgs {
+    /// Also allow `file:` secrets inside DIR (besides the tenant directory).
+    /// Repeatable.
+    #[arg(long = "secrets-dir", value_name = "DIR")]
+    secrets_dirs: Vec<PathBuf>,
+
+    /// Allow `env:` secrets from environment variables whose name starts with
+    /// PREFIX (case-sensitive). Repeatable. Without it, `env:` is refused.
+    #[arg(long = "secret-env-prefix", value_name = "PREFIX")]
+    secret_env_prefixes: Vec<String>,
+
+    /// Let an environment variable named like a settings key override it, for
+    /// every tenant of this process. Off by default.
+    #[arg(long)]
+    env_overrides: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -312,7 +336,7 @@ async fn check(
     log: LogSink,
     out: &mut dyn Write,
 ) -> anyhow::Result<i32> {
-    let tenant = Tenant::open(&cli.tenant, env, log)?;
+    let tenant = Tenant::open(&cli.tenant, env, tenant_inputs(&cli.inputs)?, log)?;
     let runtime = Runtime::new(&runtime_options(&cli.runtime)?)?;
     let reports = tenant.check(&runtime, only).await?;
     if json {
@@ -329,6 +353,20 @@ async fn check(
         EXIT_OK
     } else {
         EXIT_RED
+    })
+}
+
+fn tenant_inputs(args: &InputArgs) -> anyhow::Result<TenantInputs> {
+    let mut secrets = SecretScope::new();
+    for dir in &args.secrets_dirs {
+        secrets = secrets.allow_dir(dir)?;
+    }
+    for prefix in &args.secret_env_prefixes {
+        secrets = secrets.allow_env_prefix(prefix)?;
+    }
+    Ok(TenantInputs {
+        secrets,
+        env_overrides: args.env_overrides,
     })
 }
 

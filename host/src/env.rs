@@ -1,6 +1,7 @@
 //! The process environment, behind a trait so that tests pass a map instead of changing the
-//! process environment: it overrides settings and holds `env:` secrets. This module depends on
-//! nothing else of the crate.
+//! process environment. It is read for `env:` secrets (only variables the operator allows, see
+//! [`crate::secrets::SecretScope`]) and, with `--env-overrides`, for settings overridden by a
+//! variable of the key's name. This module depends on nothing else of the crate.
 
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;

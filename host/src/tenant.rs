@@ -18,7 +18,7 @@ use crate::http_policy::{HttpLimits, HttpPolicy};
 use crate::log::{Level, LogSink};
 use crate::rooms_db::{DbError, Person, RoomsDb};
 use crate::runtime::Runtime;
-use crate::settings::{EnvSource, SettingsErrors, TenantSettings};
+use crate::settings::{EnvSource, SettingsErrors, TenantInputs, TenantSettings};
 use crate::state::TenantState;
 
 /// The settings file of a tenant directory.
@@ -51,6 +51,7 @@ pub struct Tenant {
     settings: TenantSettings,
     public_config: BTreeMap<String, String>,
     env: Arc<dyn EnvSource + Send + Sync>,
+    inputs: TenantInputs,
     db: RoomsDb,
     certs: OnceLock<CertStore>,
     tokens: TokenCache,
@@ -104,15 +105,18 @@ pub fn open_database(dir: &Path) -> Result<RoomsDb, TenantError> {
 }
 
 impl Tenant {
-    /// Reads and validates the settings of `dir`, with `env` overriding keys,
+    /// Reads and validates the settings of `dir`, with `env` overriding keys
+    /// and holding `env:` secrets as far as the operator's `inputs` allow,
     /// and opens (or creates) its database.
     pub fn open(
         dir: &Path,
         env: Arc<dyn EnvSource + Send + Sync>,
+        inputs: TenantInputs,
         log: LogSink,
     ) -> Result<Arc<Tenant>, TenantError> {
         let db = open_database(dir)?;
-        let settings = TenantSettings::load(dir, env.as_ref()).map_err(TenantError::Settings)?;
+        let settings =
+            TenantSettings::load(dir, env.as_ref(), &inputs).map_err(TenantError::Settings)?;
         let name = dir
             .canonicalize()
             .ok()
@@ -128,6 +132,7 @@ impl Tenant {
             dir: dir.to_path_buf(),
             settings,
             env,
+            inputs,
             db,
             certs: OnceLock::new(),
             tokens: TokenCache::default(),
@@ -160,6 +165,11 @@ impl Tenant {
         self.env.as_ref()
     }
 
+    /// The operator's choices of where settings and secrets may come from.
+    pub fn inputs(&self) -> &TenantInputs {
+        &self.inputs
+    }
+
     /// The ROOMS database.
     pub fn db(&self) -> &RoomsDb {
         &self.db
@@ -182,7 +192,7 @@ impl Tenant {
             let password = self
                 .settings
                 .secret("ExchangeCertPassword")
-                .map(|r| r.resolve(self.env.as_ref(), &self.dir));
+                .map(|r| r.resolve(&self.inputs.secrets, self.env.as_ref(), &self.dir));
             let password = match password {
                 Some(Ok(p)) => Some(p),
                 Some(Err(e)) => {

@@ -2,8 +2,9 @@
 //! signatures made with a certificate's private key.
 //!
 //! Only the two credentials a sign-in needs can be revealed
-//! (`ExchangeClientSecret`, `ExchangeServicePassword`), and only the calling
-//! tenant's. Private keys never leave [`crate::certs`]: the component gets a
+//! (`ExchangeClientSecret`, `ExchangeServicePassword`), only the calling
+//! tenant's, and only from where the operator allows (`--secret-env-prefix`,
+//! `--secrets-dir`). Private keys never leave [`crate::certs`]: the component gets a
 //! signature and the certificate, never key bytes. Values are never logged;
 //! the log says which secret was asked for.
 
@@ -31,7 +32,7 @@ impl Host for TenantState {
         let Some(reference) = tenant.settings().secret(&name) else {
             return Err(SecretError::NotFound);
         };
-        match reference.resolve(tenant.env(), tenant.dir()) {
+        match reference.resolve(&tenant.inputs().secrets, tenant.env(), tenant.dir()) {
             Ok(secret) => {
                 tenant.log().write(
                     Level::Debug,

@@ -54,6 +54,10 @@ pub enum ErrorKind {
     BadUser,
     /// A secret setting with a malformed `env:` or `file:` reference.
     BadSecretReference,
+    /// A secret reference the operator does not allow: `env:` of a variable without an allowed
+    /// prefix (`--secret-env-prefix`), `file:` outside the tenant directory and the allowed
+    /// directories (`--secrets-dir`).
+    SecretNotAllowed,
     /// An overriding environment variable that is not UTF-8.
     EnvNotUnicode,
 }

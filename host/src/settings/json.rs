@@ -13,8 +13,8 @@
 //! | `Providers:O365:DomainOverrides:<mail domain>:<field>` | a [`super::DomainCredentials`] |
 //!
 //! As in .NET's configuration, paths match case-insensitively, nested objects and `a:b` keys are
-//! the same, and `null` means not set. The environment overrides the mapped keys by their
-//! `RoomsAppSettings.config` names (`ExchangeClientSecret`). A domain override takes `TenantId`,
+//! the same, and `null` means not set. With `--env-overrides`, the environment overrides the
+//! mapped keys by their `RoomsAppSettings.config` names (`ExchangeClientSecret`). A domain override takes `TenantId`,
 //! `AppId`, `ClientSecret`, `CertThumbprint`, `UseImpersonation`, `ServiceUser` and
 //! `ServicePassword`; what it leaves out is inherited from the main provider.
 
@@ -325,7 +325,7 @@ pub(super) fn validate_override(
     };
     let secret = |check: &mut Check<'_>, name: &str| -> Option<Result<SecretRef, ()>> {
         let field = entry.field(name)?;
-        Some(SecretRef::parse(&field.value).map_err(|error| {
+        let parsed = SecretRef::parse(&field.value).map_err(|error| {
             check.errors.push(SettingsError::at(
                 ErrorKind::BadSecretReference,
                 Some(&check.raw.path().to_owned()),
@@ -334,6 +334,13 @@ pub(super) fn validate_override(
                 error.to_string(),
                 "correct the reference, or write the secret itself",
             ));
+        });
+        Some(parsed.and_then(|reference| {
+            if check.in_scope(name, &field.origin, &reference) {
+                Ok(reference)
+            } else {
+                Err(())
+            }
         }))
     };
     let missing = |what: &str| Invalid {

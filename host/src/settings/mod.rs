@@ -3,21 +3,25 @@
 //! Reading happens in two steps, raw then validated:
 //! - [`AppSettings`] (`app_settings.rs`) reads `<add key value/>` entries with their positions;
 //!   `json.rs` maps the newer `appsettings.json` (`CalendarSync:Ews`) onto the same keys;
-//! - [`TenantSettings::from_raw`] applies environment overrides and defaults, checks every
-//!   value, and collects *all* problems into [`SettingsErrors`].
+//! - [`TenantSettings::from_raw`] applies environment overrides (when the operator turns them
+//!   on) and defaults, checks every value, and collects *all* problems into [`SettingsErrors`].
 //!
 //! Decisions, so that existing files load unchanged:
 //! - Keys keep the original spelling (`BatchGetEventsTimeoutInMiliseconds`,
 //!   `IntervallTaskInSeconds`) and match case-insensitively, as .NET's `appSettings` does.
-//! - An environment variable named exactly like a key (`ExchangeClientSecret`) overrides the file,
-//!   also when the key is absent from it. An empty value (in the file or the environment) counts
-//!   as not set, so an empty variable switches a file value off.
+//! - With `--env-overrides` ([`TenantInputs::env_overrides`]), an environment variable named
+//!   exactly like a key (`ExchangeClientSecret`) overrides the file, also when the key is absent
+//!   from it. It is off by default: the environment is the process's, so an override applies to
+//!   every tenant the process serves. An empty value (in the file or the environment) counts as
+//!   not set, so an empty variable switches a file value off.
 //! - A duplicate key: the last one wins, as in .NET, with a warning.
 //! - `ExchangeTenantId` must be the tenant's GUID, not a domain name: the GUID is what tokens and
 //!   domain overrides carry.
 //! - Secret settings (`ExchangeClientSecret`, `ExchangeServicePassword`,
 //!   `ExchangeCertPassword`) may be literal, `env:NAME` or `file:PATH` (see [`crate::secrets`]);
-//!   they are never part of [`TenantSettings::public_config`], never in messages.
+//!   they are never part of [`TenantSettings::public_config`], never in messages. A reference
+//!   the operator's [`SecretScope`] refuses (a variable without an allowed prefix, a file outside
+//!   the tenant directory and the allowed directories) is a settings error.
 //! - No message quotes a rejected value, of any key: a secret pasted into the wrong key must not
 //!   be printed. Messages say what shape was expected and how long the value is.
 //! - Unknown keys are ignored, as before, but those starting with `Exchange` (or one typo away
@@ -43,7 +47,7 @@ pub use error::{
 };
 
 use crate::certs::thumbprint::normalize_thumbprint;
-use crate::secrets::{SecretError, SecretRef};
+use crate::secrets::{SecretError, SecretRef, SecretScope};
 use values::{Invalid, UrlShape};
 
 /// The settings file of the original product, in the tenant directory.
@@ -51,6 +55,19 @@ pub const SETTINGS_FILE: &str = "RoomsAppSettings.config";
 
 /// The settings file of newer ROOMS releases, in the tenant directory.
 pub const JSON_SETTINGS_FILE: &str = "appsettings.json";
+
+/// The operator's choices about where the settings and secrets of a tenant may come from: the
+/// same for every tenant of the process, made with command-line flags. The default is the
+/// narrowest: no environment overrides, `file:` secrets inside the tenant directory only, no
+/// `env:` secrets.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TenantInputs {
+    /// Where `env:` and `file:` secrets may be read (`--secret-env-prefix`, `--secrets-dir`).
+    pub secrets: SecretScope,
+    /// Whether an environment variable named like a key overrides the settings
+    /// (`--env-overrides`).
+    pub env_overrides: bool,
+}
 
 /// How the sync signs in to Entra ID.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -193,8 +210,13 @@ pub struct TenantSettings {
 impl TenantSettings {
     /// Loads settings from `path`: a tenant directory (its `RoomsAppSettings.config`, or its
     /// `appsettings.json` when there is no `.config` file), or a settings file (`*.json` is read
-    /// as `appsettings.json`, anything else as `RoomsAppSettings.config`).
-    pub fn load(path: &Path, env: &dyn EnvSource) -> Result<Self, SettingsErrors> {
+    /// as `appsettings.json`, anything else as `RoomsAppSettings.config`). The tenant directory,
+    /// for `file:` secrets, is the directory of the settings file.
+    pub fn load(
+        path: &Path,
+        env: &dyn EnvSource,
+        inputs: &TenantInputs,
+    ) -> Result<Self, SettingsErrors> {
         let file = if path.is_dir() {
             let config = path.join(SETTINGS_FILE);
             let json = path.join(JSON_SETTINGS_FILE);
@@ -211,16 +233,21 @@ impl TenantSettings {
             .is_some_and(|extension| extension.eq_ignore_ascii_case("json"));
         if is_json {
             let (raw, overrides) = json::load(&file)?;
-            Self::from_raw_with_overrides(&raw, &overrides, env)
+            Self::from_raw_with_overrides(&raw, &overrides, env, inputs)
         } else {
-            Self::from_raw(&AppSettings::load(&file)?, env)
+            Self::from_raw(&AppSettings::load(&file)?, env, inputs)
         }
     }
 
-    /// Validates raw settings: environment overrides, defaults, every value, and the sign-in
-    /// mode. Returns all problems at once.
-    pub fn from_raw(raw: &AppSettings, env: &dyn EnvSource) -> Result<Self, SettingsErrors> {
-        Self::from_raw_with_overrides(raw, &[], env)
+    /// Validates raw settings: environment overrides (if `inputs` allows them), defaults, every
+    /// value, secret references against `inputs.secrets`, and the sign-in mode. Returns all
+    /// problems at once.
+    pub fn from_raw(
+        raw: &AppSettings,
+        env: &dyn EnvSource,
+        inputs: &TenantInputs,
+    ) -> Result<Self, SettingsErrors> {
+        Self::from_raw_with_overrides(raw, &[], env, inputs)
     }
 
     /// [`Self::from_raw`] with the domain overrides of `appsettings.json`.
@@ -228,10 +255,12 @@ impl TenantSettings {
         raw: &AppSettings,
         overrides: &[json::DomainOverride],
         env: &dyn EnvSource,
+        inputs: &TenantInputs,
     ) -> Result<Self, SettingsErrors> {
         let mut check = Check {
             raw,
-            env,
+            env: inputs.env_overrides.then_some(env),
+            inputs,
             errors: Vec::new(),
             warnings: raw.warnings().to_vec(),
         };
@@ -488,19 +517,22 @@ struct Value {
     origin: Origin,
 }
 
-/// The validation pass: looks values up (environment first) and collects problems.
+/// The validation pass: looks values up (environment first, when overrides are on) and collects
+/// problems.
 struct Check<'a> {
     raw: &'a AppSettings,
-    env: &'a dyn EnvSource,
+    /// The environment that overrides keys; `None` when overrides are off.
+    env: Option<&'a dyn EnvSource>,
+    inputs: &'a TenantInputs,
     errors: Vec<SettingsError>,
     warnings: Vec<SettingsWarning>,
 }
 
 impl Check<'_> {
-    /// The effective value of `key`: the environment variable of that name, else the file.
-    /// Empty (or blank) values count as not set.
+    /// The effective value of `key`: the environment variable of that name (when overrides are
+    /// on), else the file. Empty (or blank) values count as not set.
     fn value(&mut self, key: &'static str) -> Option<Value> {
-        let value = match self.env.var_os(key) {
+        let value = match self.env.and_then(|env| env.var_os(key)) {
             Some(value) => match value.into_string() {
                 Ok(text) => Value {
                     text,
@@ -530,7 +562,7 @@ impl Check<'_> {
 
     /// Where `key` was set, if anywhere (for messages about keys that are set but empty).
     fn origin(&self, key: &str) -> Option<Origin> {
-        if self.env.var_os(key).is_some() {
+        if self.env.is_some_and(|env| env.var_os(key).is_some()) {
             return Some(Origin::Env);
         }
         self.raw.get(key).map(|entry| entry.origin.clone())
@@ -601,7 +633,7 @@ impl Check<'_> {
                 key,
                 "every sign-in needs it",
                 format!(
-                    "add <add key=\"{key}\" value=\"...\" /> (or the environment variable {key}); {}",
+                    "add <add key=\"{key}\" value=\"...\" />; {}",
                     values::guid_fix(key)
                 ),
             );
@@ -638,11 +670,14 @@ impl Check<'_> {
             .ok()
     }
 
-    /// An optional secret reference. The value is never quoted.
+    /// An optional secret reference, which the operator's scope must allow. The value is never
+    /// quoted.
     fn secret(&mut self, key: &'static str) -> Option<SecretRef> {
         let value = self.value(key)?;
         match SecretRef::parse(&value.text) {
-            Ok(reference) => Some(reference),
+            Ok(reference) => self
+                .in_scope(key, &value.origin, &reference)
+                .then_some(reference),
             Err(SecretError::BadReference { problem, example }) => {
                 self.error(
                     ErrorKind::BadSecretReference,
@@ -664,6 +699,30 @@ impl Check<'_> {
                 None
             }
         }
+    }
+
+    /// Whether the operator's scope allows `reference` (of `key`, set at `origin`); if not, the
+    /// error says which flag allows it.
+    fn in_scope(&mut self, key: &str, origin: &Origin, reference: &SecretRef) -> bool {
+        let tenant_dir = match self.raw.path().parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        let Some((problem, fix)) = reference
+            .check_scope(&self.inputs.secrets, &tenant_dir)
+            .err()
+            .and_then(|error| error.scope_refusal())
+        else {
+            return true;
+        };
+        self.error(
+            ErrorKind::SecretNotAllowed,
+            key,
+            Some(origin.clone()),
+            problem,
+            fix,
+        );
+        false
     }
 
     /// An optional certificate thumbprint, normalized.

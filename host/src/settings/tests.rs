@@ -38,10 +38,31 @@ fn file(entries: &[(&str, &str)]) -> String {
     text
 }
 
+/// The operator's choices these tests assume unless they say otherwise: environment overrides
+/// on, and `env:` secrets from variables starting with `ROOMS_` or `NORTHWIND_`.
+fn inputs() -> TenantInputs {
+    TenantInputs {
+        secrets: SecretScope::new()
+            .allow_env_prefix("ROOMS_")
+            .unwrap()
+            .allow_env_prefix("NORTHWIND_")
+            .unwrap(),
+        env_overrides: true,
+    }
+}
+
 fn load(text: &str, env: &HashMap<String, String>) -> Result<TenantSettings, SettingsErrors> {
+    load_with(text, env, &inputs())
+}
+
+fn load_with(
+    text: &str,
+    env: &HashMap<String, String>,
+    inputs: &TenantInputs,
+) -> Result<TenantSettings, SettingsErrors> {
     let raw = AppSettings::parse(Path::new("/tenants/contoso/RoomsAppSettings.config"), text)
         .expect("well-formed");
-    TenantSettings::from_raw(&raw, env)
+    TenantSettings::from_raw(&raw, env, inputs)
 }
 
 fn errors_of(text: &str, env: &HashMap<String, String>) -> SettingsErrors {
@@ -91,7 +112,10 @@ fn original_secret_file_loads_with_defaults() {
         panic!("{:?}", settings.auth());
     };
     assert_eq!(
-        secret.resolve(&no_env(), Path::new("/")).unwrap().expose(),
+        secret
+            .resolve(&inputs().secrets, &no_env(), Path::new("/"))
+            .unwrap()
+            .expose(),
         CLIENT_SECRET
     );
     let t = *settings.timing();
@@ -181,7 +205,7 @@ fn original_certificate_file_with_every_key_loads_unchanged() {
     let password = settings.secret("ExchangeCertPassword").unwrap();
     assert_eq!(
         password
-            .resolve(&no_env(), Path::new("/"))
+            .resolve(&inputs().secrets, &no_env(), Path::new("/"))
             .unwrap()
             .expose(),
         CERT_PASSWORD
@@ -207,7 +231,7 @@ fn original_delegated_file_loads() {
     assert_eq!(user, "roomsdelegated@rooms.myo365.site");
     assert_eq!(
         password
-            .resolve(&no_env(), Path::new("/"))
+            .resolve(&inputs().secrets, &no_env(), Path::new("/"))
             .unwrap()
             .expose(),
         SERVICE_PASSWORD
@@ -250,7 +274,7 @@ fn environment_overrides_the_file_and_adds_absent_keys() {
     assert_eq!(secret, &SecretRef::Env("ROOMS_SECRET".into()));
     assert_eq!(
         secret
-            .resolve(&environment, Path::new("/"))
+            .resolve(&inputs().secrets, &environment, Path::new("/"))
             .unwrap()
             .expose(),
         CLIENT_SECRET
@@ -717,7 +741,7 @@ fn no_secret_value_shows_in_debug_display_or_errors() {
 #[test]
 fn load_reads_the_config_file_of_a_tenant_directory() {
     let dir = tempfile::tempdir().unwrap();
-    let error = TenantSettings::load(dir.path(), &no_env()).unwrap_err();
+    let error = TenantSettings::load(dir.path(), &no_env(), &inputs()).unwrap_err();
     assert!(error.has(ErrorKind::Unreadable));
     assert!(
         error.to_string().contains("RoomsAppSettings.config"),
@@ -725,7 +749,7 @@ fn load_reads_the_config_file_of_a_tenant_directory() {
     );
 
     std::fs::write(dir.path().join(SETTINGS_FILE), file(&secret_settings())).unwrap();
-    let settings = TenantSettings::load(dir.path(), &no_env()).unwrap();
+    let settings = TenantSettings::load(dir.path(), &no_env(), &inputs()).unwrap();
     assert_eq!(settings.source(), dir.path().join(SETTINGS_FILE));
     assert_eq!(settings.tenant_id(), TENANT);
 }
@@ -738,7 +762,7 @@ fn malformed_config_stops_with_one_positioned_error() {
         "<RoomsAppSettings>\n  <add key=\"ExchangeAppId\" value=\"x\">\n</RoomsAppSettings>",
     )
     .unwrap();
-    let errors = TenantSettings::load(dir.path(), &no_env()).unwrap_err();
+    let errors = TenantSettings::load(dir.path(), &no_env(), &inputs()).unwrap_err();
     assert_eq!(errors.errors.len(), 1);
     assert_eq!(errors.errors[0].kind, ErrorKind::Malformed);
     assert_eq!(
@@ -791,7 +815,7 @@ fn appsettings_json() -> String {
 fn appsettings_json_maps_onto_the_same_settings() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join(JSON_SETTINGS_FILE), appsettings_json()).unwrap();
-    let settings = TenantSettings::load(dir.path(), &no_env()).unwrap();
+    let settings = TenantSettings::load(dir.path(), &no_env(), &inputs()).unwrap();
     assert_eq!(settings.tenant_id(), TENANT);
     assert_eq!(settings.app_id(), APP);
     assert!(matches!(settings.auth(), Auth::ClientSecret(_)));
@@ -837,7 +861,8 @@ fn appsettings_json_maps_onto_the_same_settings() {
     assert!(!format!("{config:?}").contains(CLIENT_SECRET));
 
     // The environment overrides JSON values by their RoomsAppSettings.config names.
-    let settings = TenantSettings::load(dir.path(), &env(&[("BatchGetEventsSize", "9")])).unwrap();
+    let settings =
+        TenantSettings::load(dir.path(), &env(&[("BatchGetEventsSize", "9")]), &inputs()).unwrap();
     assert_eq!(settings.timing().batch_get_events_size, 9);
 }
 
@@ -847,7 +872,8 @@ fn appsettings_json_errors_name_the_json_path() {
         .replace(&format!("\"AppId\": \"{APP}\""), "\"AppId\": \"xxx\"")
         .replace("\"TenantId\": \"a1b2", "\"TenantId\": \"zzzz");
     let (raw, overrides) = json::parse(Path::new("appsettings.json"), &text).unwrap();
-    let errors = TenantSettings::from_raw_with_overrides(&raw, &overrides, &no_env()).unwrap_err();
+    let errors = TenantSettings::from_raw_with_overrides(&raw, &overrides, &no_env(), &inputs())
+        .unwrap_err();
     let app = error_for(&errors, "ExchangeAppId");
     assert_eq!(
         app.origin,
@@ -860,7 +886,8 @@ fn appsettings_json_errors_name_the_json_path() {
     // With a valid main AppId, the broken override tenant is reported at its path.
     let text = appsettings_json().replace("\"TenantId\": \"a1b2", "\"TenantId\": \"zzzz");
     let (raw, overrides) = json::parse(Path::new("appsettings.json"), &text).unwrap();
-    let errors = TenantSettings::from_raw_with_overrides(&raw, &overrides, &no_env()).unwrap_err();
+    let errors = TenantSettings::from_raw_with_overrides(&raw, &overrides, &no_env(), &inputs())
+        .unwrap_err();
     let error = error_for(&errors, "TenantId");
     assert_eq!(error.kind, ErrorKind::NotAGuid);
     assert_eq!(
@@ -896,6 +923,136 @@ fn malformed_or_incomplete_appsettings_json() {
 }
 
 #[test]
+fn the_environment_overrides_nothing_unless_the_operator_turns_overrides_on() {
+    let text = file(&[
+        ("ExchangeTenantId", TENANT),
+        ("ExchangeAppId", APP),
+        ("ExchangeClientSecret", CLIENT_SECRET),
+        ("BatchGetEventsSize", "50"),
+    ]);
+    let environment = env(&[
+        ("ExchangeTenantId", "not-a-guid"),
+        ("ExchangeCertThumbprint", THUMBPRINT),
+        ("BatchGetEventsSize", "60"),
+    ]);
+    let off = TenantInputs {
+        env_overrides: false,
+        ..inputs()
+    };
+    let settings = load_with(&text, &environment, &off).unwrap();
+    assert_eq!(settings.tenant_id(), TENANT);
+    assert_eq!(settings.timing().batch_get_events_size, 50);
+    assert!(matches!(settings.auth(), Auth::ClientSecret(_)));
+    // Turned on, the same environment applies (and here spoils the settings).
+    let errors = load_with(&text, &environment, &inputs()).unwrap_err();
+    assert_eq!(
+        error_for(&errors, "ExchangeTenantId").origin,
+        Some(Origin::Env)
+    );
+    assert!(errors.has(ErrorKind::Conflict), "{errors}");
+    // The default is off.
+    assert!(!TenantInputs::default().env_overrides);
+}
+
+#[test]
+fn env_secrets_need_an_allowed_prefix_and_the_error_names_the_flag() {
+    let text = file(&[
+        ("ExchangeTenantId", TENANT),
+        ("ExchangeAppId", APP),
+        ("ExchangeClientSecret", "env:HOME"),
+    ]);
+    let environment = env(&[("HOME", "/root")]);
+    for scope in [SecretScope::new(), inputs().secrets] {
+        let inputs = TenantInputs {
+            secrets: scope,
+            env_overrides: false,
+        };
+        let errors = load_with(&text, &environment, &inputs).unwrap_err();
+        let error = error_for(&errors, "ExchangeClientSecret");
+        assert_eq!(error.kind, ErrorKind::SecretNotAllowed);
+        assert_eq!(error.origin, Some(Origin::File { line: 4, column: 3 }));
+        assert!(
+            error.problem.contains("environment variable HOME"),
+            "{error}"
+        );
+        assert!(error.fix.contains("--secret-env-prefix"), "{error}");
+        assert!(!error.to_string().contains("/root"), "{error}");
+    }
+    let allowed = TenantInputs {
+        secrets: SecretScope::new().allow_env_prefix("HO").unwrap(),
+        env_overrides: false,
+    };
+    let settings = load_with(&text, &environment, &allowed).unwrap();
+    assert_eq!(
+        settings.secret("ExchangeClientSecret"),
+        Some(&SecretRef::Env("HOME".into()))
+    );
+}
+
+#[test]
+fn file_secrets_outside_the_tenant_directory_stop_the_settings() {
+    let root = tempfile::tempdir().unwrap();
+    let tenant = root.path().join("contoso");
+    std::fs::create_dir_all(&tenant).unwrap();
+    std::fs::create_dir_all(root.path().join("other")).unwrap();
+    std::fs::write(root.path().join("other/secret.txt"), CLIENT_SECRET).unwrap();
+    for reference in ["file:../other/secret.txt", "file:/etc/passwd"] {
+        std::fs::write(
+            tenant.join(SETTINGS_FILE),
+            file(&[
+                ("ExchangeTenantId", TENANT),
+                ("ExchangeAppId", APP),
+                ("ExchangeClientSecret", reference),
+            ]),
+        )
+        .unwrap();
+        let errors =
+            TenantSettings::load(&tenant, &no_env(), &TenantInputs::default()).unwrap_err();
+        let error = error_for(&errors, "ExchangeClientSecret");
+        assert_eq!(error.kind, ErrorKind::SecretNotAllowed, "{reference}");
+        let message = error.to_string();
+        assert!(
+            message.contains("outside the tenant directory"),
+            "{message}"
+        );
+        assert!(message.contains("--secrets-dir"), "{message}");
+        assert!(!message.contains(CLIENT_SECRET), "{message}");
+    }
+    // A file inside, even one that does not exist yet, passes the settings check.
+    std::fs::write(
+        tenant.join(SETTINGS_FILE),
+        file(&[
+            ("ExchangeTenantId", TENANT),
+            ("ExchangeAppId", APP),
+            ("ExchangeClientSecret", "file:secrets/later.txt"),
+        ]),
+    )
+    .unwrap();
+    assert!(TenantSettings::load(&tenant, &no_env(), &TenantInputs::default()).is_ok());
+}
+
+#[test]
+fn secrets_of_domain_overrides_are_held_to_the_same_scope() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(JSON_SETTINGS_FILE), appsettings_json()).unwrap();
+    let only_rooms = TenantInputs {
+        secrets: SecretScope::new().allow_env_prefix("ROOMS_").unwrap(),
+        env_overrides: false,
+    };
+    let errors = TenantSettings::load(dir.path(), &no_env(), &only_rooms).unwrap_err();
+    let error = error_for(&errors, "ServicePassword");
+    assert_eq!(error.kind, ErrorKind::SecretNotAllowed);
+    assert_eq!(
+        error.origin,
+        Some(Origin::Json(
+            "CalendarSync:Ews:Providers:O365:DomainOverrides:northwind.example:ServicePassword"
+                .into()
+        ))
+    );
+    assert!(error.problem.contains("NORTHWIND_PASSWORD"), "{error}");
+}
+
+#[test]
 fn private_networks_are_a_boolean_setting_off_by_default() {
     let mut entries = secret_settings();
     entries.push(("exchangeallowprivatenetworks", " TRUE "));
@@ -912,7 +1069,7 @@ fn private_networks_are_a_boolean_setting_off_by_default() {
     );
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join(JSON_SETTINGS_FILE), json).unwrap();
-    let settings = TenantSettings::load(dir.path(), &no_env()).unwrap();
+    let settings = TenantSettings::load(dir.path(), &no_env(), &inputs()).unwrap();
     assert!(settings.allow_private_networks());
     assert!(settings.warnings().is_empty(), "{:?}", settings.warnings());
 }
@@ -926,7 +1083,7 @@ fn a_fifo_in_place_of_a_settings_file_is_refused_at_once() {
         mkfifo(&dir.path().join(name));
         let tenant = dir.path().to_owned();
         let errors = returns_promptly("loading settings from a FIFO", move || {
-            TenantSettings::load(&tenant, &no_env()).unwrap_err()
+            TenantSettings::load(&tenant, &no_env(), &TenantInputs::default()).unwrap_err()
         });
         assert!(errors.has(ErrorKind::Unreadable), "{errors}");
         let message = errors.to_string();

@@ -12,6 +12,7 @@ use rooms_sync_host::http_policy::HttpLimits;
 use rooms_sync_host::log::LogSink;
 use rooms_sync_host::runtime::{RunLimits, Runtime, RuntimeOptions, locate_component};
 use rooms_sync_host::secrets::Secret;
+use rooms_sync_host::settings::TenantInputs;
 use rooms_sync_host::tenant::Tenant;
 use rooms_sync_integration::{
     CERT_APP, CLIENT_SECRET, Mode, SERVICE_PASSWORD, World, assert_has, workspace,
@@ -128,13 +129,14 @@ async fn a_pfx_opened_with_the_password_secret_signs_in() {
         .env
         .insert("ROOMS_PFX_PASSWORD".into(), PFX_PASSWORD.into());
     tenant.add_person(&world, "room-berlin@contoso.com").await;
-    let run = tenant.check(None).await;
+    let allow = ["--secret-env-prefix", "ROOMS_PFX_", "check", "--json"];
+    let run = tenant.run(&allow).await;
     assert_eq!(run.code, 0, "{run:?}");
     assert!(!run.everything().contains(PFX_PASSWORD));
 
     // Without the password the key cannot be read, and the check says so.
     tenant.env.clear();
-    let run = tenant.check(None).await;
+    let run = tenant.run(&allow).await;
     assert_eq!(run.code, 1, "{run:?}");
     let sign_in = run.check("room-berlin@contoso.com", "sign-in");
     assert_has(
@@ -289,6 +291,7 @@ async fn limits_turn_into_red_checks_and_the_host_keeps_running() {
     let tenant = Tenant::open(
         &dir.path,
         Arc::new(std::collections::HashMap::<String, String>::new()),
+        TenantInputs::default(),
         LogSink::discard(),
     )
     .unwrap();
@@ -402,6 +405,7 @@ async fn tenants_in_one_process_share_neither_secrets_nor_tokens() {
             Tenant::open(
                 &dir.path,
                 Arc::new(std::collections::HashMap::<String, String>::new()),
+                TenantInputs::default(),
                 LogSink::discard(),
             )
             .unwrap(),

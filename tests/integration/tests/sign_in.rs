@@ -6,6 +6,7 @@ use std::sync::Arc;
 use exo_emulator::LogFilter;
 use rooms_sync_host::log::LogSink;
 use rooms_sync_host::runtime::{Runtime, RuntimeOptions, locate_component};
+use rooms_sync_host::settings::TenantInputs;
 use rooms_sync_host::tenant::Tenant;
 use rooms_sync_integration::{
     CLIENT_SECRET, Mode, SERVICE_PASSWORD, SERVICE_USER, TenantDir, World,
@@ -146,7 +147,11 @@ async fn secrets_can_come_from_the_environment_or_a_file() {
         .env
         .insert("ROOMS_TEST_SECRET".into(), CLIENT_SECRET.into());
     from_env.add_person(&world, "bob@contoso.com").await;
-    assert_eq!(from_env.check(None).await.code, 0);
+    // `env:` reads only variables whose prefix the operator allows.
+    let run = from_env
+        .run(&["--secret-env-prefix", "ROOMS_TEST_", "check", "--json"])
+        .await;
+    assert_eq!(run.code, 0, "{run:?}");
 
     let from_file = world.tenant(
         "file",
@@ -162,7 +167,7 @@ async fn secrets_can_come_from_the_environment_or_a_file() {
     let run = from_file.check(None).await;
     assert_eq!(run.code, 0, "{run:?}");
 
-    // An environment variable of a key's name overrides the file.
+    // With --env-overrides, an environment variable of a key's name overrides the file.
     let mut overridden = world.tenant(
         "override",
         Mode::Secret,
@@ -172,14 +177,23 @@ async fn secrets_can_come_from_the_environment_or_a_file() {
         .env
         .insert("ExchangeClientSecret".into(), CLIENT_SECRET.into());
     overridden.add_person(&world, "bob@contoso.com").await;
-    assert_eq!(overridden.check(None).await.code, 0);
+    let run = overridden
+        .run(&["--env-overrides", "check", "--json"])
+        .await;
+    assert_eq!(run.code, 0, "{run:?}");
 }
 
 /// Opens a tenant once, as the long-running service does, so that calls
 /// share its token cache although each call has a fresh instance.
 fn open(tenant: &TenantDir) -> (Arc<Tenant>, Runtime) {
     let env: std::collections::HashMap<String, String> = tenant.env.clone();
-    let opened = Tenant::open(&tenant.path, Arc::new(env), LogSink::discard()).unwrap();
+    let opened = Tenant::open(
+        &tenant.path,
+        Arc::new(env),
+        TenantInputs::default(),
+        LogSink::discard(),
+    )
+    .unwrap();
     let mut options = RuntimeOptions::new(locate_component().unwrap());
     options.cache_dir = None;
     (opened, Runtime::new(&options).unwrap())
