@@ -443,6 +443,15 @@ impl TenantSettings {
             .get(&domain.trim().to_ascii_lowercase())
     }
 
+    /// Whether the settings name the certificate `thumbprint` (normalized: 40 upper-case
+    /// hexadecimal digits) for a sign-in: `ExchangeCertThumbprint`, or the `CertThumbprint` of a
+    /// domain override. Only such a certificate may sign for this tenant.
+    pub fn uses_certificate(&self, thumbprint: &str) -> bool {
+        std::iter::once(&self.auth)
+            .chain(self.domain_overrides.values().map(|domain| &domain.auth))
+            .any(|auth| matches!(auth, Auth::Certificate { thumbprint: own } if own == thumbprint))
+    }
+
     /// Every domain override, by domain.
     pub fn domain_overrides(&self) -> impl Iterator<Item = &DomainCredentials> {
         self.domain_overrides.values()

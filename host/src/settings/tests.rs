@@ -1053,6 +1053,32 @@ fn secrets_of_domain_overrides_are_held_to_the_same_scope() {
 }
 
 #[test]
+fn only_the_thumbprints_the_settings_name_are_used_certificates() {
+    let settings = load(
+        &file(&[
+            ("ExchangeTenantId", TENANT),
+            ("ExchangeAppId", APP),
+            ("ExchangeCertThumbprint", THUMBPRINT),
+        ]),
+        &no_env(),
+    )
+    .unwrap();
+    assert!(settings.uses_certificate("332459433B54FC0C2185F75A618FD3C83C7B9584"));
+    assert!(!settings.uses_certificate("747907D37625EDAC941AC8DC72B2BA85FF4E9B14"));
+    // A domain override's certificate counts too.
+    let json = appsettings_json().replace(
+        r#""Fabrikam.com": { "TenantId": "#,
+        r#""Fabrikam.com": { "CertThumbprint": "74:79:07:d3:76:25:ed:ac:94:1a:c8:dc:72:b2:ba:85:ff:4e:9b:14", "TenantId": "#,
+    );
+    assert_ne!(json, appsettings_json());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(JSON_SETTINGS_FILE), json).unwrap();
+    let settings = TenantSettings::load(dir.path(), &no_env(), &inputs()).unwrap();
+    assert!(settings.uses_certificate("747907D37625EDAC941AC8DC72B2BA85FF4E9B14"));
+    assert!(!settings.uses_certificate("332459433B54FC0C2185F75A618FD3C83C7B9584"));
+}
+
+#[test]
 fn private_networks_are_a_boolean_setting_off_by_default() {
     let mut entries = secret_settings();
     entries.push(("exchangeallowprivatenetworks", " TRUE "));
