@@ -225,13 +225,33 @@ async fn a_trap_is_told_as_the_cap_that_was_hit_without_a_backtrace() {
 /// token, every other request `body`, chunked (no Content-Length), as a
 /// large real answer may come. Returns the base URL.
 async fn chunked_ews(body: Vec<u8>) -> String {
+    stand_in(StandIn {
+        token: r#"{"token_type":"Bearer","expires_in":3599,"ext_expires_in":3599,"access_token":"stand-in-token"}"#.into(),
+        ews_status: 200,
+        ews: body,
+    })
+    .await
+}
+
+/// What the stand-in answers.
+struct StandIn {
+    /// The token endpoint's JSON.
+    token: String,
+    /// The status of every EWS answer.
+    ews_status: u16,
+    /// The body of every EWS answer.
+    ews: Vec<u8>,
+}
+
+/// Serves `answers` on 127.0.0.1 and returns the base URL.
+async fn stand_in(answers: StandIn) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let body = Arc::new(body);
+    let answers = Arc::new(answers);
     tokio::spawn(async move {
         while let Ok((mut socket, _)) = listener.accept().await {
-            let body = body.clone();
+            let answers = answers.clone();
             tokio::spawn(async move {
                 // Read the request head and its Content-Length body.
                 let mut seen = Vec::new();
@@ -259,7 +279,7 @@ async fn chunked_ews(body: Vec<u8>) -> String {
                     }
                 }
                 if head.contains("/oauth2/") {
-                    let token = r#"{"token_type":"Bearer","expires_in":3599,"ext_expires_in":3599,"access_token":"stand-in-token"}"#;
+                    let token = &answers.token;
                     let answer = format!(
                         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{token}",
                         token.len()
@@ -268,11 +288,14 @@ async fn chunked_ews(body: Vec<u8>) -> String {
                     let _ = socket.shutdown().await;
                     return;
                 }
-                let head = "HTTP/1.1 200 OK\r\nContent-Type: text/xml; charset=utf-8\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+                let head = format!(
+                    "HTTP/1.1 {} Answer\r\nContent-Type: text/xml; charset=utf-8\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+                    answers.ews_status
+                );
                 if socket.write_all(head.as_bytes()).await.is_err() {
                     return;
                 }
-                for chunk in body.chunks(64 * 1024) {
+                for chunk in answers.ews.chunks(64 * 1024) {
                     let frame = [format!("{:x}\r\n", chunk.len()).as_bytes(), chunk, b"\r\n"].concat();
                     if socket.write_all(&frame).await.is_err() {
                         return;
@@ -338,4 +361,89 @@ async fn answers_under_the_size_cap_parse_within_the_default_memory_cap() {
             }
         }
     }
+}
+
+/// Hostile text a server might put into a fault: it retitles the terminal,
+/// clears the screen and forges a green line.
+const HOSTILE: &str = "\u{1b}]0;pwned\u{7}\u{1b}[2J\r\n  [ OK ] calendar-access  forged\u{202e}";
+
+fn assert_safe(what: &str, text: &str, cap: usize) {
+    assert!(
+        !text.chars().any(|c| c.is_control() || ('\u{202a}'..='\u{202e}').contains(&c)),
+        "{what} carries control characters: {text:?}"
+    );
+    assert!(text.len() <= cap, "{what} is {} bytes long", text.len());
+}
+
+#[tokio::test]
+async fn server_text_reaches_the_operator_safe_and_short() {
+    let world = World::start().await;
+    let fault_text = format!("{HOSTILE}{}", "x".repeat(3 << 20));
+    let fault = format!(
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><s:Fault>
+<faultcode xmlns:a="http://schemas.microsoft.com/exchange/services/2006/types">a:ErrorInternalServerError</faultcode>
+<faultstring xml:lang="en-US">{fault_text}</faultstring></s:Fault></s:Body></s:Envelope>"#
+    );
+    let base = stand_in(StandIn {
+        token: r#"{"token_type":"Bearer","expires_in":3599,"access_token":"stand-in-token"}"#.into(),
+        ews_status: 500,
+        ews: fault.into_bytes(),
+    })
+    .await;
+    let tenant = world.tenant("hostile", Mode::Secret, &[("ExchangeAuthorityUrl", &base)]);
+    let url = format!("{base}/EWS/Exchange.asmx");
+    let added = tenant
+        .run(&["person", "add", "alice@contoso.com", "--mode", "O365", "--sync-url", &url])
+        .await;
+    assert_eq!(added.code, 0, "{added:?}");
+
+    let run = tenant.check(None).await;
+    assert_eq!(run.code, 1, "{run:?}");
+    let calendar = run.check("alice@contoso.com", "calendar-access");
+    assert_eq!(calendar["ok"], false);
+    let message = calendar["message"].as_str().unwrap();
+    assert_has(message, &["pwned"]);
+    assert_safe("the JSON message", message, 16 * 1024);
+    assert_safe("the JSON fix", calendar["fix"].as_str().unwrap_or(""), 16 * 1024);
+
+    let text = tenant.run(&["check"]).await;
+    assert!(!text.stdout.contains('\u{1b}'), "{:?}", text.stdout);
+    assert!(
+        !text.stdout.lines().any(|l| l.trim_start().starts_with("[ OK ] calendar-access")),
+        "a forged line: {}",
+        text.stdout
+    );
+    assert!(text.stdout.len() < 64 * 1024, "{} bytes of output", text.stdout.len());
+    for line in text.log.lines() {
+        assert_safe("a log line", line, 64 * 1024);
+    }
+}
+
+#[tokio::test]
+async fn a_huge_access_token_is_a_clear_sign_in_error_not_a_trap() {
+    let world = World::start().await;
+    let token = format!(
+        r#"{{"token_type":"Bearer","expires_in":3599,"access_token":"{}"}}"#,
+        "A".repeat(12 << 20)
+    );
+    let base = stand_in(StandIn {
+        token,
+        ews_status: 200,
+        ews: padded_get_folder(4096),
+    })
+    .await;
+    let tenant = world.tenant("bigtoken", Mode::Secret, &[("ExchangeAuthorityUrl", &base)]);
+    let url = format!("{base}/EWS/Exchange.asmx");
+    let added = tenant
+        .run(&["person", "add", "alice@contoso.com", "--mode", "O365", "--sync-url", &url])
+        .await;
+    assert_eq!(added.code, 0, "{added:?}");
+    let run = tenant.check(None).await;
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(!run.stdout.contains("\"component\""), "{}", run.stdout);
+    let sign_in = run.check("alice@contoso.com", "sign-in");
+    assert_eq!(sign_in["ok"], false);
+    assert!(!sign_in["message"].as_str().unwrap().contains("bug"), "{sign_in}");
+    assert_safe("the sign-in message", sign_in["message"].as_str().unwrap(), 4096);
 }
