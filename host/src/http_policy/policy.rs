@@ -1,47 +1,40 @@
-//! Outgoing HTTP policy of one tenant: which requests the component may make.
+//! The allowlist of one tenant and the limits of its requests.
 //!
-//! The component reaches the network only through `wasi:http`, and every
-//! request passes [`PolicyHooks::send_request`] first. The policy is built
-//! once per tenant run from the settings and the persons, and is fail-closed:
-//!
-//! | rule | accepted | refused with |
-//! |---|---|---|
-//! | origin | the authority URL's origin and each person's Sync-URL origin (scheme, host, port) | `HTTP-request-denied` |
-//! | scheme | `https`; `http` only to `127.0.0.0/8` or `[::1]` and only with `ExchangeAllowInsecureLoopback=true` | `HTTP-request-denied` |
-//! | redirects | never followed: a 3xx reaches the component as it is | (the component reports it) |
-//! | response size | at most [`HttpLimits::max_response_bytes`], by `Content-Length` or while streaming | `HTTP-response-body-size` |
-//! | time | connect and first-byte timeouts from [`HttpLimits`] (the component may ask for less, never more) | `connection-timeout`, `connection-read-timeout` |
-//!
-//! A refused request is an error the component sees, never a trap (as in
-//! Spin's outbound HTTP allowlist). The reason is logged on the host side,
-//! because `HTTP-request-denied` carries no text.
+//! An [`HttpPolicy`] says which origins (scheme, host, port) the component may
+//! reach, whether loopback test mode and private networks are on, and the
+//! [`HttpLimits`]. It is immutable once shared (`Arc<HttpPolicy>`); the
+//! connection pool compares policies by that `Arc`, so a new policy object
+//! never reuses a connection another policy opened.
 
 use std::fmt;
 use std::net::IpAddr;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
 use http::Uri;
 use http::uri::Scheme;
-use http_body::{Body, Frame};
-use http_body_util::BodyExt;
-use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
+use wasmtime_wasi_http::RequestOptions;
 
-use crate::log::{Level, LogSink};
+use super::address::AddressRule;
 
 /// Limits applied to every outgoing request of a tenant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HttpLimits {
     /// Largest response body accepted, in bytes.
     pub max_response_bytes: u64,
-    /// Longest wait for a TCP (and TLS) connection.
+    /// Longest wait for a connection: DNS resolution, TCP connect and the TLS
+    /// handshake together.
     pub connect_timeout: Duration,
     /// Longest wait for the response head after the request was sent.
     pub first_byte_timeout: Duration,
     /// Longest pause between two chunks of the response body.
     pub between_bytes_timeout: Duration,
+    /// Longest time to receive the whole body once the head arrived. With
+    /// the two timeouts above it makes the overall bound of a request:
+    /// nothing waits longer than connect + first byte + body.
+    pub body_timeout: Duration,
+    /// How long an idle keep-alive connection may wait in the pool for the
+    /// next request of the same policy; zero turns pooling off.
+    pub idle_timeout: Duration,
 }
 
 impl Default for HttpLimits {
@@ -51,6 +44,8 @@ impl Default for HttpLimits {
             connect_timeout: Duration::from_secs(10),
             first_byte_timeout: Duration::from_secs(100),
             between_bytes_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(120),
+            idle_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -72,7 +67,7 @@ impl Origin {
         Origin::of_uri(&uri).ok_or_else(|| PolicyError::InvalidUrl(url.to_string()))
     }
 
-    fn of_uri(uri: &Uri) -> Option<Origin> {
+    pub(crate) fn of_uri(uri: &Uri) -> Option<Origin> {
         let secure = match uri.scheme() {
             Some(s) if *s == Scheme::HTTPS => true,
             Some(s) if *s == Scheme::HTTP => false,
@@ -90,11 +85,28 @@ impl Origin {
         })
     }
 
+    /// Whether the scheme is `https`.
+    pub fn is_secure(&self) -> bool {
+        self.secure
+    }
+
+    /// The host: a lower-case name, or an IP address without brackets.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The port, explicit or the scheme's default.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The host as an IP address, when it is one.
+    pub fn ip(&self) -> Option<IpAddr> {
+        self.host.parse().ok()
+    }
+
     fn is_loopback_ip(&self) -> bool {
-        self.host
-            .parse::<IpAddr>()
-            .map(|ip| ip.is_loopback())
-            .unwrap_or(false)
+        self.ip().is_some_and(|ip| ip.is_loopback())
     }
 }
 
@@ -137,17 +149,31 @@ pub enum PolicyError {
 pub struct HttpPolicy {
     allowed: Vec<Origin>,
     allow_insecure_loopback: bool,
+    allow_private_networks: bool,
     limits: HttpLimits,
 }
 
 impl HttpPolicy {
     /// A policy that allows nothing yet; [`HttpPolicy::allow`] adds origins.
+    /// `allow_insecure_loopback` is loopback test mode
+    /// (`ExchangeAllowInsecureLoopback`): plain http to loopback IP
+    /// addresses, and names that resolve to loopback addresses.
     pub fn new(allow_insecure_loopback: bool, limits: HttpLimits) -> HttpPolicy {
         HttpPolicy {
             allowed: Vec::new(),
             allow_insecure_loopback,
+            allow_private_networks: false,
             limits,
         }
+    }
+
+    /// The same policy, with private networks (`ExchangeAllowPrivateNetworks`)
+    /// allowed or not: with `true`, allowed hosts may resolve to private
+    /// (RFC 1918), shared (100.64.0.0/10) and unique-local IPv6 addresses,
+    /// for an Exchange server on the operator's own network.
+    pub fn with_private_networks(mut self, allow: bool) -> HttpPolicy {
+        self.allow_private_networks = allow;
+        self
     }
 
     /// Allows the origin of `url` (the sign-in authority or a person's EWS
@@ -167,6 +193,14 @@ impl HttpPolicy {
         self.limits
     }
 
+    /// Which resolved addresses this policy lets a request connect to.
+    pub fn address_rule(&self) -> AddressRule {
+        AddressRule {
+            allow_loopback: self.allow_insecure_loopback,
+            allow_private: self.allow_private_networks,
+        }
+    }
+
     fn check_scheme(&self, origin: &Origin) -> Result<(), PolicyError> {
         if origin.secure || (self.allow_insecure_loopback && origin.is_loopback_ip()) {
             Ok(())
@@ -175,12 +209,18 @@ impl HttpPolicy {
         }
     }
 
-    /// Whether a request to `uri` may be sent.
+    /// Whether a request to `uri` may be sent (by origin and scheme; the
+    /// addresses a name resolves to are checked when connecting).
     pub fn check(&self, uri: &Uri) -> Result<(), PolicyError> {
+        self.admit(uri).map(|_| ())
+    }
+
+    /// The origin of `uri` when this policy allows it.
+    pub(crate) fn admit(&self, uri: &Uri) -> Result<Origin, PolicyError> {
         let origin = Origin::of_uri(uri).ok_or_else(|| PolicyError::InvalidUrl(uri.to_string()))?;
         self.check_scheme(&origin)?;
-        if self.allowed.contains(&origin) {
-            Ok(())
+        if self.allows(&origin) {
+            Ok(origin)
         } else {
             Err(PolicyError::NotAllowed {
                 origin: origin.to_string(),
@@ -194,8 +234,13 @@ impl HttpPolicy {
         }
     }
 
+    /// Whether `origin` is on the allowlist and passes the scheme rule.
+    pub(crate) fn allows(&self, origin: &Origin) -> bool {
+        self.allowed.contains(origin) && self.check_scheme(origin).is_ok()
+    }
+
     /// The timeouts to use: the component's own, capped by the policy.
-    fn effective_options(&self, asked: Option<RequestOptions>) -> RequestOptions {
+    pub(crate) fn effective_options(&self, asked: Option<RequestOptions>) -> RequestOptions {
         let asked = asked.unwrap_or_default();
         let cap =
             |asked: Option<Duration>, limit: Duration| Some(asked.map_or(limit, |a| a.min(limit)));
@@ -207,114 +252,6 @@ impl HttpPolicy {
                 self.limits.between_bytes_timeout,
             ),
         }
-    }
-}
-
-/// The `wasi:http` hooks of a tenant's store: the policy plus a log sink for
-/// refused requests.
-pub struct PolicyHooks {
-    policy: std::sync::Arc<HttpPolicy>,
-    log: LogSink,
-}
-
-impl PolicyHooks {
-    /// Hooks enforcing `policy`, logging refusals to `log`.
-    pub fn new(policy: std::sync::Arc<HttpPolicy>, log: LogSink) -> Self {
-        PolicyHooks { policy, log }
-    }
-}
-
-type SendFuture = Box<
-    dyn Future<
-            Output = Result<
-                (
-                    http::Response<WasiBody>,
-                    Box<dyn Future<Output = Result<(), HttpError>> + Send>,
-                ),
-                HttpError,
-            >,
-        > + Send,
->;
-
-impl WasiHttpHooks for PolicyHooks {
-    fn send_request(
-        &mut self,
-        request: http::Request<WasiBody>,
-        options: Option<RequestOptions>,
-        _fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
-    ) -> SendFuture {
-        if let Err(denied) = self.policy.check(request.uri()) {
-            self.log
-                .write(Level::Warn, &format!("outgoing request refused: {denied}"));
-            return Box::new(async { Err(HttpError::HttpRequestDenied) });
-        }
-        let options = self.policy.effective_options(options);
-        let cap = self.policy.limits.max_response_bytes;
-        Box::new(async move {
-            let (response, io) =
-                wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
-            let declared = response
-                .headers()
-                .get(http::header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<u64>().ok());
-            if let Some(len) = declared.filter(|len| *len > cap) {
-                return Err(HttpError::HttpResponseBodySize(Some(len)));
-            }
-            let response = response.map(|body| CappedBody::new(body, cap).boxed_unsync());
-            Ok((response, Box::new(io) as Box<dyn Future<Output = _> + Send>))
-        })
-    }
-}
-
-/// A response body that fails once more than `cap` bytes arrived.
-struct CappedBody<B> {
-    inner: B,
-    received: u64,
-    cap: u64,
-}
-
-impl<B> CappedBody<B> {
-    fn new(inner: B, cap: u64) -> Self {
-        CappedBody {
-            inner,
-            received: 0,
-            cap,
-        }
-    }
-}
-
-impl<B> Body for CappedBody<B>
-where
-    B: Body<Data = Bytes, Error = HttpError> + Unpin,
-{
-    type Data = Bytes;
-    type Error = HttpError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, HttpError>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        if let Poll::Ready(Some(Ok(frame))) = &polled
-            && let Some(data) = frame.data_ref()
-        {
-            self.received += data.len() as u64;
-            if self.received > self.cap {
-                return Poll::Ready(Some(Err(HttpError::HttpResponseBodySize(Some(
-                    self.received,
-                )))));
-            }
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.inner.size_hint()
     }
 }
 
@@ -416,6 +353,26 @@ mod tests {
     }
 
     #[test]
+    fn the_address_rule_follows_the_two_flags() {
+        let p = HttpPolicy::new(false, HttpLimits::default());
+        assert_eq!(
+            p.address_rule(),
+            AddressRule {
+                allow_loopback: false,
+                allow_private: false
+            }
+        );
+        let p = HttpPolicy::new(true, HttpLimits::default()).with_private_networks(true);
+        assert_eq!(
+            p.address_rule(),
+            AddressRule {
+                allow_loopback: true,
+                allow_private: true
+            }
+        );
+    }
+
+    #[test]
     fn component_timeouts_are_capped_by_the_policy() {
         let p = policy(false);
         let asked = RequestOptions {
@@ -433,48 +390,5 @@ mod tests {
             got.between_bytes_timeout,
             Some(HttpLimits::default().between_bytes_timeout)
         );
-    }
-
-    #[tokio::test]
-    async fn a_refused_request_is_an_error_not_a_trap() {
-        let mut hooks = PolicyHooks::new(std::sync::Arc::new(policy(false)), LogSink::memory().0);
-        let request = http::Request::builder()
-            .uri("https://evil.example/")
-            .body(
-                http_body_util::Empty::new()
-                    .map_err(|never: std::convert::Infallible| match never {})
-                    .boxed_unsync(),
-            )
-            .unwrap();
-        let fut = hooks.send_request(request, None, Box::new(async { Ok(()) }));
-        let result = Pin::from(fut).await;
-        assert!(matches!(result, Err(HttpError::HttpRequestDenied)));
-    }
-
-    #[tokio::test]
-    async fn a_body_over_the_cap_fails_while_streaming() {
-        let chunks: Vec<Result<Frame<Bytes>, HttpError>> = (0..3)
-            .map(|_| Ok(Frame::data(Bytes::from(vec![b'x'; 700]))))
-            .collect();
-        let inner = http_body_util::StreamBody::new(futures_stream(chunks));
-        let mut body = CappedBody::new(inner, 1000);
-        let first = body.frame().await.unwrap();
-        assert!(first.is_ok());
-        let second = body.frame().await.unwrap();
-        assert!(matches!(
-            second,
-            Err(HttpError::HttpResponseBodySize(Some(1400)))
-        ));
-    }
-
-    fn futures_stream<T: Unpin>(items: Vec<T>) -> impl futures_core::Stream<Item = T> + Unpin {
-        struct Iter<T>(std::vec::IntoIter<T>);
-        impl<T: Unpin> futures_core::Stream for Iter<T> {
-            type Item = T;
-            fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<T>> {
-                Poll::Ready(self.0.next())
-            }
-        }
-        Iter(items.into_iter())
     }
 }
