@@ -15,7 +15,8 @@
 //!   cache) and the runs made for it; turns traps into red checks.
 //! - [`state`]: the data of a store (`TenantState`) and its WASI views.
 //! - [`capabilities`]: one module per imported WIT interface.
-//! - [`http_policy`]: the outgoing HTTP allowlist, size cap and timeouts.
+//! - [`http_policy`]: outgoing HTTP: the per-tenant allowlist and address
+//!   rule, the host's own bounded HTTP/1.1 + TLS client, the keep-alive pool.
 //! - [`settings`]: `RoomsAppSettings.config` reading and validation.
 //! - [`secrets`]: literal, `env:` and `file:` secret values, never printed.
 //! - [`certs`]: the certificate store and RS256 signing; `certs::thumbprint`
