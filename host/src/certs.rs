@@ -29,8 +29,8 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rsa::pkcs1v15::SigningKey;
-use rsa::signature::{RandomizedSigner, SignatureEncoding};
-use sha2::Sha256;
+use rsa::sha2::Sha256;
+use rsa::signature::{SignatureEncoding, Signer};
 
 pub use error::{CertError, FileProblem, KeyProblem};
 pub use thumbprint::{ThumbprintError, normalize_thumbprint, thumbprint_of};
@@ -148,9 +148,10 @@ impl CertStore {
         now: SystemTime,
     ) -> Result<Signature, CertError> {
         let (stored, key) = self.usable(thumbprint, now)?;
-        // Randomized signing blinds the RSA operation; the signature is the same as without.
+        // Signing blinds the RSA operation with the system's random numbers; the signature is the
+        // same as without.
         let signature = key
-            .try_sign_with_rng(&mut rsa::rand_core::OsRng, data)
+            .try_sign(data)
             .map_err(|error| CertError::KeyNotReadable {
                 thumbprint: stored.info.thumbprint.clone(),
                 problem: KeyProblem::Malformed {

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use rsa::pkcs1::DecodeRsaPrivateKey;
 use rsa::pkcs1v15::SigningKey;
 use rsa::pkcs8::DecodePrivateKey;
-use rsa::{RsaPrivateKey, RsaPublicKey};
-use sha2::Sha256;
+use rsa::sha2::Sha256;
+use rsa::{PrivateKey as RsaPrivateKey, PublicKey as RsaPublicKey};
 use x509_cert::der::{Decode, Encode};
 
 use super::{CertInfo, FileProblem, KeyProblem, Stored, thumbprint_of};
@@ -264,7 +264,7 @@ impl Loader<'_> {
 
     /// A DER key in a `.key` file: PKCS#8, else PKCS#1.
     fn der_key(&mut self, path: &Path, bytes: &[u8]) {
-        if rsa::pkcs8::PrivateKeyInfo::try_from(bytes).is_ok() {
+        if rsa::pkcs8::PrivateKeyInfoRef::try_from(bytes).is_ok() {
             self.pkcs8(path, bytes);
         } else if let Ok(key) = RsaPrivateKey::from_pkcs1_der(bytes) {
             self.add_key(path, key);
@@ -277,7 +277,7 @@ impl Loader<'_> {
 
     /// An unencrypted PKCS#8 key: RSA, or a failure naming the algorithm.
     fn pkcs8(&mut self, path: &Path, der: &[u8]) {
-        let info = match rsa::pkcs8::PrivateKeyInfo::try_from(der) {
+        let info = match rsa::pkcs8::PrivateKeyInfoRef::try_from(der) {
             Ok(info) => info,
             Err(_) => return self.malformed_key(path, "the PKCS#8 key is damaged"),
         };

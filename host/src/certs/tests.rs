@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use base64::Engine;
-use rsa::RsaPublicKey;
+use rsa::PublicKey as RsaPublicKey;
 use rsa::pkcs1v15::VerifyingKey;
 use rsa::pkcs8::DecodePublicKey;
 use rsa::signature::Verifier;
