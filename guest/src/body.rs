@@ -168,3 +168,66 @@ mod tests {
         assert!(body.capacity() <= 1000);
     }
 }
+
+/// What a failed read of the body was, from the host's text of a stream
+/// error that carries no `wasi:http` error code.
+///
+/// wasmtime-wasi-http hands body errors (its own size cap, a timeout between
+/// chunks, a reset) to the component as a plain stream error whose only
+/// content is a debug text, sometimes followed by a host backtrace. Only the
+/// first line says what happened; the rest is never shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamFailure {
+    /// The body went over the host's response-size cap.
+    TooLarge,
+    /// The host gave up waiting for the next chunk.
+    TimedOut,
+    /// Anything else (a reset, an incomplete body), with its first line.
+    Broken(String),
+}
+
+impl StreamFailure {
+    /// Classifies the debug text of a stream error.
+    pub fn from_host_text(text: &str) -> StreamFailure {
+        let first = text
+            .split("Stack backtrace")
+            .next()
+            .unwrap_or_default()
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim();
+        let lower = first.to_ascii_lowercase();
+        if lower.contains("body size") && lower.contains("exceed") {
+            StreamFailure::TooLarge
+        } else if lower.contains("timed out") || lower.contains("timeout") {
+            StreamFailure::TimedOut
+        } else {
+            StreamFailure::Broken(first.to_owned())
+        }
+    }
+}
+
+#[cfg(test)]
+mod stream_failure_tests {
+    use super::StreamFailure;
+
+    #[test]
+    fn the_host_text_is_classified_by_its_first_line_and_the_backtrace_dropped() {
+        let capped = "HTTP response body size exceeds limit: 16840406 bytes\n\nStack backtrace:\n   0: wasmtime_internal_core::error::backtrace::capture";
+        assert_eq!(
+            StreamFailure::from_host_text(capped),
+            StreamFailure::TooLarge
+        );
+        let flat = "HTTP response body size exceeds limit: 17 bytes Stack backtrace: 0: capture";
+        assert_eq!(StreamFailure::from_host_text(flat), StreamFailure::TooLarge);
+        assert_eq!(
+            StreamFailure::from_host_text("connection read timed out\nStack backtrace:\n 0: x"),
+            StreamFailure::TimedOut
+        );
+        assert_eq!(
+            StreamFailure::from_host_text("connection reset by peer\nStack backtrace:\n 0: frame"),
+            StreamFailure::Broken("connection reset by peer".into())
+        );
+    }
+}

@@ -20,7 +20,7 @@ use wasip2::http::types::{
 use wasip2::io::streams::StreamError;
 
 use crate::auth::token::{AccessToken, RefreshToken, Secret};
-use crate::body::{BodyBuffer, MAX_RESPONSE_BYTES};
+use crate::body::{BodyBuffer, MAX_RESPONSE_BYTES, StreamFailure};
 use crate::component::bindings::rooms::exchange_sync::{log, rooms, secrets, token_cache, types};
 use crate::component::bindings::wasi::config::store;
 use crate::platform::{
@@ -284,12 +284,26 @@ fn read_response(shown: &str, response: IncomingResponse) -> Result<HttpResponse
                 Err(StreamError::LastOperationFailed(e)) => {
                     return Err(match wasip2::http::types::http_error_code(&e) {
                         Some(code) => from_code(shown, &code),
-                        None => TransportError {
-                            kind: TransportKind::Connection,
-                            detail: format!(
-                                "{shown}: the connection broke while reading the answer ({})",
-                                safe_text::quote(&e.to_debug_string())
-                            ),
+                        None => match StreamFailure::from_host_text(&e.to_debug_string()) {
+                            StreamFailure::TooLarge => TransportError {
+                                kind: TransportKind::ResponseTooLarge,
+                                detail: format!(
+                                    "{shown}: the response exceeds the host's size cap"
+                                ),
+                            },
+                            StreamFailure::TimedOut => TransportError {
+                                kind: TransportKind::Timeout,
+                                detail: format!(
+                                    "{shown}: the host stopped waiting for the rest of the answer"
+                                ),
+                            },
+                            StreamFailure::Broken(first) => TransportError {
+                                kind: TransportKind::Connection,
+                                detail: format!(
+                                    "{shown}: the connection broke while reading the answer ({})",
+                                    safe_text::quote(&first)
+                                ),
+                            },
                         },
                     });
                 }
@@ -307,7 +321,13 @@ fn read_response(shown: &str, response: IncomingResponse) -> Result<HttpResponse
 fn describe_stream_error(error: &StreamError) -> String {
     match error {
         StreamError::Closed => "closed".into(),
-        StreamError::LastOperationFailed(e) => safe_text::quote(&e.to_debug_string()),
+        StreamError::LastOperationFailed(e) => {
+            match StreamFailure::from_host_text(&e.to_debug_string()) {
+                StreamFailure::TooLarge => "the host's size cap was reached".to_owned(),
+                StreamFailure::TimedOut => "the host stopped waiting".to_owned(),
+                StreamFailure::Broken(first) => safe_text::quote(&first),
+            }
+        }
     }
 }
 
