@@ -6,7 +6,7 @@
 CARGO      ?= cargo
 GUEST_WASM := target/wasm32-wasip2/release-wasm/rooms_sync_guest.wasm
 
-.PHONY: help build guest host test test-guest demo bench fmt lint clean
+.PHONY: help build guest host test test-guest demo bench fuzz fmt lint clean
 
 help:
 	@echo "make build   build the component and the host (release)"
@@ -14,6 +14,7 @@ help:
 	@echo "make demo    start the emulator with a seeded tenant and run 'rooms-sync check' against it"
 	@echo "make bench   print the benchmark figures"
 	@echo "make lint    rustfmt and clippy"
+	@echo "make fuzz    fuzz the component's parsers (FUZZ_SECONDS per target, default 300)"
 
 guest:
 	$(CARGO) build -p rooms-sync-guest --target wasm32-wasip2 --profile release-wasm
@@ -35,6 +36,16 @@ demo: build
 bench: build
 	$(CARGO) run --release -p rooms-sync-integration --bin rooms-sync-bench
 	$(CARGO) run --release -p exo-emulator --example emulator_bench
+
+FUZZ_SECONDS ?= 300
+FUZZ := cd guest/fuzz && $(CARGO) fuzz run -s none
+
+fuzz:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	mkdir -p guest/fuzz/corpus/ews_answer guest/fuzz/corpus/token_answer guest/fuzz/corpus/safe_text
+	$(FUZZ) ews_answer corpus/ews_answer regressions ../../tests/fixtures/ews ../../tests/fixtures/ews-derived -- -dict=dict/xml.dict -max_total_time=$(FUZZ_SECONDS)
+	$(FUZZ) token_answer corpus/token_answer seeds/token_answer ../../tests/fixtures/oauth -- -dict=dict/json.dict -max_total_time=$(FUZZ_SECONDS)
+	$(FUZZ) safe_text corpus/safe_text ../../tests/fixtures/ews ../../tests/fixtures/oauth -- -max_total_time=$(FUZZ_SECONDS)
 
 fmt:
 	$(CARGO) fmt --all
