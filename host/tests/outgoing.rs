@@ -808,7 +808,11 @@ async fn the_size_cap_stops_a_streamed_body() {
         matches!(result, Err(HttpError::HttpResponseBodySize(Some(n))) if n > 1000 && n <= 2100),
         "{result:?}"
     );
-    assert!(log.text().contains("the cap is 1000 bytes"), "{}", log.text());
+    assert!(
+        log.text().contains("the cap is 1000 bytes"),
+        "{}",
+        log.text()
+    );
     assert_eq!(hooks.pool().stats().idle, 0);
 }
 
