@@ -31,16 +31,18 @@ pub(crate) mod bindings {
 }
 
 use bindings::exports::rooms::exchange_sync::sync::Guest;
+use bindings::rooms::exchange_sync::rooms::Person as WitPerson;
 use bindings::rooms::exchange_sync::types as wit;
 
 /// The exported component.
 struct Component;
 
 impl Guest for Component {
-    fn check_person(email: String) -> Result<Vec<wit::CheckResult>, wit::SyncError> {
+    fn check_person(person: WitPerson) -> Result<Vec<wit::CheckResult>, wit::SyncError> {
         // Everything handed out passes `sanitized` first: server text in it is
         // made safe to show (see `safe_text`).
-        let checks = diagnostics::check_person(&mut WasiPlatform, &email);
+        let person = crate::wasi_platform::person(person);
+        let checks = diagnostics::check(&mut WasiPlatform, &person);
         checks
             .map(|c| c.into_iter().map(|c| check_result(c.sanitized())).collect())
             .map_err(|e| sync_error(&e.sanitized()))

@@ -106,13 +106,20 @@ pub const DELEGATED_RIGHTS: [Right; 3] =
 
 /// Runs the sync test of the person with address `email`.
 pub fn check_person(platform: &mut dyn Platform, email: &str) -> Result<Vec<Check>, Error> {
-    platform.log(Level::Info, &format!("sync test of {email}"));
     let person = platform
         .person(email)
         .ok_or_else(|| Error::UnknownPerson(email.to_owned()))?;
+    check(platform, &person)
+}
+
+/// The sync test of `person` as the host hands it over (the component's
+/// `check-person` export): the same checks as [`check_person`], without
+/// looking the person up again.
+pub fn check(platform: &mut dyn Platform, person: &Person) -> Result<Vec<Check>, Error> {
+    platform.log(Level::Info, &format!("sync test of {}", person.email));
     let raw = RawSettings::read(platform)?;
 
-    let prepared = prepare(&raw, &person);
+    let prepared = prepare(&raw, person);
     let sign_in = match &prepared {
         Err(error) => Check::red(SIGN_IN, error.clone()),
         Ok(target) => match target.tokens.token(platform) {

@@ -103,19 +103,7 @@ impl Platform for WasiPlatform {
     }
 
     fn person(&self, email: &str) -> Option<Person> {
-        rooms::get_person(email).map(|p| Person {
-            email: p.email,
-            sync_mode: match p.sync_mode {
-                types::SyncMode::O365 => SyncMode::O365,
-                types::SyncMode::O365Pull => SyncMode::O365Pull,
-            },
-            sync_url: p.sync_url,
-            conflict_behaviour: match p.conflict_behaviour {
-                types::ConflictBehaviour::Rollback => ConflictBehaviour::Rollback,
-                types::ConflictBehaviour::Cancel => ConflictBehaviour::Cancel,
-            },
-            sync_disabled: p.sync_disabled,
-        })
+        rooms::get_person(email).map(person)
     }
 
     fn now_unix(&self) -> u64 {
@@ -405,5 +393,22 @@ fn from_code(shown: &str, code: &ErrorCode) -> TransportError {
     TransportError {
         kind,
         detail: format!("{shown}: {what}"),
+    }
+}
+
+/// A WIT person as the platform's [`Person`].
+pub(crate) fn person(p: rooms::Person) -> Person {
+    Person {
+        email: p.email,
+        sync_mode: match p.sync_mode {
+            types::SyncMode::O365 => SyncMode::O365,
+            types::SyncMode::O365Pull => SyncMode::O365Pull,
+        },
+        sync_url: p.sync_url,
+        conflict_behaviour: match p.conflict_behaviour {
+            types::ConflictBehaviour::Rollback => ConflictBehaviour::Rollback,
+            types::ConflictBehaviour::Cancel => ConflictBehaviour::Cancel,
+        },
+        sync_disabled: p.sync_disabled,
     }
 }

@@ -1,14 +1,18 @@
 //! The calls made into the component on a tenant's behalf, and how their
 //! outcome reaches the operator.
 //!
-//! [`check`] runs the sync test of a tenant's persons. Every call gets a fresh
-//! sandboxed store ([`Runtime::new_store`]) with the tenant's HTTP policy and
-//! its memory cap, and the whole call — instantiation, component code and
-//! every host call it waits on (HTTP included) — runs under the wall-clock
-//! deadline `--call-timeout-secs`. The epoch deadline of the store stops
-//! component code that spins without calling the host; the timer here stops
-//! a call that waits. Either way the person gets a red check and the next
-//! person runs.
+//! [`check`] runs the sync test of a tenant's persons in one [`TenantRun`]:
+//! one sandboxed store and component instance ([`Runtime::new_store`]) with
+//! the run's HTTP policy, the tenant's connection pool and the memory cap,
+//! reused for the tenant's persons one after the other and replaced every
+//! [`RECYCLE_AFTER_CALLS`] calls (linear memory only grows) and after any
+//! call that did not return normally. Tenants never share an instance. The
+//! whole of each call — instantiation, component code and every host call
+//! it waits on (HTTP included) — runs under the wall-clock deadline
+//! `--call-timeout-secs`, re-armed for every call. The epoch deadline of the
+//! store stops component code that spins without calling the host; the
+//! timer here stops a call that waits. Either way the person gets a red
+//! check, the instance is dropped, and the next person runs on a fresh one.
 //!
 //! Traps never reach the operator as raw wasmtime errors (no backtraces):
 //! [`describe_trap`] names the cap that was hit and the option that raises
@@ -16,7 +20,11 @@
 
 use std::sync::Arc;
 
-use crate::bindings::{SyncError, types};
+use wasmtime::Store;
+
+use crate::bindings::{Plugin, SyncError, types};
+use crate::capabilities::rooms::to_wit;
+use crate::http_policy::HttpPolicy;
 use crate::log::Level;
 use crate::rooms_db::{Person, PersonRow};
 use crate::runtime::Runtime;
@@ -65,9 +73,12 @@ impl PersonReport {
     }
 }
 
-/// Runs the sync test of every person of `tenant` (or of `only`), each in a
-/// fresh sandboxed instance. A trap, a missed deadline or an unreadable
-/// database row becomes a red check of that person; the others still run.
+/// Calls on one instance before it is replaced by a fresh one.
+pub const RECYCLE_AFTER_CALLS: usize = 100;
+
+/// Runs the sync test of every person of `tenant` (or of `only`) in one
+/// [`TenantRun`]. A trap, a missed deadline or an unreadable database row
+/// becomes a red check of that person; the others still run.
 pub async fn check(
     tenant: &Arc<Tenant>,
     runtime: &Runtime,
@@ -80,10 +91,18 @@ pub async fn check(
         },
         None => tenant.db().list_person_rows()?,
     };
+    let persons: Vec<Person> = rows
+        .iter()
+        .filter_map(|row| match row {
+            PersonRow::Valid(p) => Some(p.clone()),
+            PersonRow::Unreadable { .. } => None,
+        })
+        .collect();
+    let mut run = TenantRun::new(tenant, runtime, &persons);
     let mut reports = Vec::with_capacity(rows.len());
     for row in rows {
         reports.push(match row {
-            PersonRow::Valid(person) => check_person(tenant, runtime, &person).await,
+            PersonRow::Valid(person) => run.check_person(&person).await,
             PersonRow::Unreadable { email, problem } => {
                 tenant
                     .log()
@@ -128,52 +147,120 @@ enum Stopped {
     Trap(wasmtime::Error),
 }
 
-async fn check_person(tenant: &Arc<Tenant>, runtime: &Runtime, person: &Person) -> PersonReport {
-    let policy = Arc::new(tenant.http_policy(person, runtime.limits().http));
-    let state = TenantState::new(tenant.clone(), policy, runtime.store_limits());
-    let mut store = runtime.new_store(state);
-    let deadline = runtime.limits().call_deadline;
-    let call = async {
-        let plugin = runtime.instantiate(&mut store).await?;
-        plugin
-            .rooms_exchange_sync_sync()
-            .call_check_person(&mut store, &person.email)
-            .await
-    };
-    let outcome = match tokio::time::timeout(deadline, call).await {
-        Ok(Ok(result)) => Ok(result),
-        Ok(Err(trap)) => Err(Stopped::Trap(trap)),
-        Err(_elapsed) => Err(Stopped::Deadline),
-    };
-    let checks = match outcome {
-        Ok(Ok(checks)) => checks
-            .into_iter()
-            .map(|c| CheckReport {
-                name: operator_text(&c.name, 64),
-                ok: c.ok,
-                message: operator_text(&c.message, MESSAGE_CAP),
-                fix: c.fix.map(|f| operator_text(&f, MESSAGE_CAP)),
-            })
-            .collect(),
-        Ok(Err(error)) => vec![error_check(&error)],
-        Err(stopped) => {
-            let memory_refused = store.data().limits.refused_growth();
-            let (message, fix) = describe_stop(&stopped, memory_refused, runtime);
-            if let Stopped::Trap(trap) = &stopped {
-                tenant.log().write(
-                    Level::Debug,
-                    &format!("{}: component stopped: {trap:?}", person.email),
-                );
-            }
-            tenant
-                .log()
-                .write(Level::Error, &format!("{}: {message}", person.email));
-            vec![CheckReport::red("component", message, fix)]
+/// The calls of one run for one tenant: one store and instance, reused.
+pub struct TenantRun<'a> {
+    tenant: Arc<Tenant>,
+    runtime: &'a Runtime,
+    policy: Arc<HttpPolicy>,
+    recycle_after: usize,
+    store: Option<Store<TenantState>>,
+    plugin: Option<Plugin>,
+    calls_on_instance: usize,
+    instances: usize,
+}
+
+impl<'a> TenantRun<'a> {
+    /// A run for `persons` of `tenant`: the HTTP policy allows the
+    /// authority and their Sync-URLs. No instance exists until the first
+    /// call.
+    pub fn new(tenant: &Arc<Tenant>, runtime: &'a Runtime, persons: &[Person]) -> TenantRun<'a> {
+        TenantRun {
+            policy: Arc::new(tenant.run_policy(persons, runtime.limits().http)),
+            tenant: tenant.clone(),
+            runtime,
+            recycle_after: RECYCLE_AFTER_CALLS,
+            store: None,
+            plugin: None,
+            calls_on_instance: 0,
+            instances: 0,
         }
-    };
-    PersonReport {
-        email: person.email.clone(),
-        checks,
+    }
+
+    /// Replaces the instance after `calls` calls instead of
+    /// [`RECYCLE_AFTER_CALLS`] (at least one).
+    pub fn recycle_after(mut self, calls: usize) -> Self {
+        self.recycle_after = calls.max(1);
+        self
+    }
+
+    /// How many instances this run has created so far.
+    pub fn instances_created(&self) -> usize {
+        self.instances
+    }
+
+    /// The sync test of `person`, on the run's instance.
+    pub async fn check_person(&mut self, person: &Person) -> PersonReport {
+        let runtime = self.runtime;
+        if self.store.is_none() || self.calls_on_instance >= self.recycle_after {
+            let state =
+                TenantState::new(self.tenant.clone(), self.policy.clone(), runtime.store_limits());
+            self.store = Some(runtime.new_store(state));
+            self.plugin = None;
+            self.calls_on_instance = 0;
+        }
+        let store = self.store.as_mut().expect("a store was just made");
+        store.data_mut().begin_call();
+        runtime.arm_deadline(store);
+        let plugin = &mut self.plugin;
+        let instances = &mut self.instances;
+        let record = to_wit(person.clone());
+        let call = async {
+            if plugin.is_none() {
+                *plugin = Some(runtime.instantiate(store).await?);
+                *instances += 1;
+            }
+            let plugin = plugin.as_ref().expect("instantiated above");
+            plugin
+                .rooms_exchange_sync_sync()
+                .call_check_person(&mut *store, &record)
+                .await
+        };
+        let outcome = match tokio::time::timeout(runtime.limits().call_deadline, call).await {
+            Ok(Ok(result)) => Ok(result),
+            Ok(Err(trap)) => Err(Stopped::Trap(trap)),
+            Err(_elapsed) => Err(Stopped::Deadline),
+        };
+        let checks = match outcome {
+            Ok(result) => {
+                self.calls_on_instance += 1;
+                match result {
+                    Ok(checks) => checks
+                        .into_iter()
+                        .map(|c| CheckReport {
+                            name: operator_text(&c.name, 64),
+                            ok: c.ok,
+                            message: operator_text(&c.message, MESSAGE_CAP),
+                            fix: c.fix.map(|f| operator_text(&f, MESSAGE_CAP)),
+                        })
+                        .collect(),
+                    Err(error) => vec![error_check(&error)],
+                }
+            }
+            Err(stopped) => {
+                // A call that did not return leaves its instance in an
+                // unknown state: the next person gets a fresh one.
+                let memory_refused = self
+                    .store
+                    .take()
+                    .and_then(|store| store.data().limits.refused_growth());
+                self.plugin = None;
+                let (message, fix) = describe_stop(&stopped, memory_refused, runtime);
+                if let Stopped::Trap(trap) = &stopped {
+                    self.tenant.log().write(
+                        Level::Debug,
+                        &format!("{}: component stopped: {trap:?}", person.email),
+                    );
+                }
+                self.tenant
+                    .log()
+                    .write(Level::Error, &format!("{}: {message}", person.email));
+                vec![CheckReport::red("component", message, fix)]
+            }
+        };
+        PersonReport {
+            email: person.email.clone(),
+            checks,
+        }
     }
 }
 

@@ -23,10 +23,14 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::http_policy::HttpLimits;
 use crate::log::{Level, LogSink};
 use crate::rooms_db::{ConflictBehaviour, DEFAULT_SYNC_URL, Person, SyncMode};
-use crate::runtime::{RunLimits, Runtime, RuntimeOptions, default_cache_dir, locate_component};
+use crate::runtime::{
+    ComponentLoad, RunLimits, Runtime, RuntimeOptions, default_cache_dir, locate_component,
+};
 use crate::secrets::SecretScope;
 use crate::settings::{EnvSource, TenantInputs};
-use crate::tenant::{PersonReport, Tenant, open_database};
+use crate::calls::{self, PersonReport};
+use crate::rooms_db::PersonRow;
+use crate::tenant::{Tenant, open_database};
 
 /// Exit code: every check green.
 pub const EXIT_OK: i32 = 0;
@@ -245,6 +249,24 @@ pub async fn run(
     }
 }
 
+/// One person of `person list --json`; an unreadable row has `email` and
+/// `problem` only.
+fn person_json(row: &PersonRow) -> serde_json::Value {
+    match row {
+        PersonRow::Valid(p) => serde_json::json!({
+            "email": p.email,
+            "mode": p.sync_mode.as_str(),
+            "sync_url": p.sync_url,
+            "conflict": p.conflict.as_str(),
+            "sync_disabled": p.sync_disabled,
+        }),
+        PersonRow::Unreadable { email, problem } => serde_json::json!({
+            "email": email,
+            "problem": problem.to_string(),
+        }),
+    }
+}
+
 fn person(cli: &Cli, cmd: &PersonCommand, out: &mut dyn Write) -> anyhow::Result<i32> {
     let db = open_database(&cli.tenant)?;
     match cmd {
@@ -267,30 +289,19 @@ fn person(cli: &Cli, cmd: &PersonCommand, out: &mut dyn Write) -> anyhow::Result
             )?;
         }
         PersonCommand::List { json } => {
-            let persons = db.list_persons()?;
+            let rows = db.list_person_rows()?;
             if *json {
-                let list: Vec<serde_json::Value> = persons
-                    .iter()
-                    .map(|p| {
-                        serde_json::json!({
-                            "email": p.email,
-                            "mode": p.sync_mode.as_str(),
-                            "sync_url": p.sync_url,
-                            "conflict": p.conflict.as_str(),
-                            "sync_disabled": p.sync_disabled,
-                        })
-                    })
-                    .collect();
+                let list: Vec<serde_json::Value> = rows.iter().map(person_json).collect();
                 writeln!(out, "{}", serde_json::json!({ "persons": list }))?;
-            } else if persons.is_empty() {
+            } else if rows.is_empty() {
                 writeln!(
                     out,
                     "no persons; add one with `person add EMAIL --mode O365`"
                 )?;
             } else {
-                let width = persons
+                let width = rows
                     .iter()
-                    .map(|p| p.email.len())
+                    .map(|r| r.email().len())
                     .max()
                     .unwrap_or(5)
                     .max(5);
@@ -299,20 +310,25 @@ fn person(cli: &Cli, cmd: &PersonCommand, out: &mut dyn Write) -> anyhow::Result
                     "{:width$}  {:8}  {:8}  {:8}  SYNC-URL",
                     "EMAIL", "MODE", "CONFLICT", "SYNC"
                 )?;
-                for p in &persons {
-                    writeln!(
-                        out,
-                        "{:width$}  {:8}  {:8}  {:8}  {}",
-                        p.email,
-                        p.sync_mode.as_str(),
-                        p.conflict.as_str(),
-                        if p.sync_disabled {
-                            "disabled"
-                        } else {
-                            "enabled"
-                        },
-                        p.sync_url
-                    )?;
+                for row in &rows {
+                    match row {
+                        PersonRow::Valid(p) => writeln!(
+                            out,
+                            "{:width$}  {:8}  {:8}  {:8}  {}",
+                            p.email,
+                            p.sync_mode.as_str(),
+                            p.conflict.as_str(),
+                            if p.sync_disabled {
+                                "disabled"
+                            } else {
+                                "enabled"
+                            },
+                            p.sync_url
+                        )?,
+                        PersonRow::Unreadable { email, problem } => {
+                            writeln!(out, "{email:width$}  unreadable: {problem}")?
+                        }
+                    }
                 }
             }
         }
@@ -336,9 +352,21 @@ async fn check(
     log: LogSink,
     out: &mut dyn Write,
 ) -> anyhow::Result<i32> {
-    let tenant = Tenant::open(&cli.tenant, env, tenant_inputs(&cli.inputs)?, log)?;
-    let runtime = Runtime::new(&runtime_options(&cli.runtime)?)?;
-    let reports = tenant.check(&runtime, only).await?;
+    let tenant = Tenant::open(&cli.tenant, env, tenant_inputs(&cli.inputs)?, log.clone())?;
+    let options = runtime_options(&cli.runtime)?;
+    let runtime = Runtime::new(&options)?;
+    let how = match runtime.component_load() {
+        ComponentLoad::Compiled(took) => format!("compiled in {took:?}"),
+        ComponentLoad::Cached(took) => format!("loaded precompiled in {took:?}"),
+    };
+    log.write(
+        Level::Debug,
+        &format!("component {}: {how}", options.component.display()),
+    );
+    for note in runtime.cache_notes() {
+        log.write(Level::Warn, note);
+    }
+    let reports = calls::check(&tenant, &runtime, only).await?;
     if json {
         writeln!(out, "{}", serde_json::json!({ "persons": reports }))?;
     } else if reports.is_empty() {

@@ -11,9 +11,17 @@
 //! - [`cli`]: the `rooms-sync` command line, callable in-process by tests.
 //! - [`runtime`]: engine, precompiled-component cache, linker, `PluginPre`,
 //!   the epoch ticker; the only place a `Store` is created.
-//! - [`tenant`]: a tenant directory (settings, database, certificates, token
-//!   cache) and the runs made for it; turns traps into red checks.
-//! - [`state`]: the data of a store (`TenantState`) and its WASI views.
+//! - [`calls`]: the calls into the component for a tenant (the sync test of
+//!   its persons) under the call deadline; turns traps into red checks.
+//! - [`component_cache`]: precompiled components, verified (owner, mode,
+//!   keyed digest) before they are loaded.
+//! - [`tenant`]: a tenant directory's long-lived data: settings, database,
+//!   certificates, token cache, HTTP policy.
+//! - [`state`]: the data of a store (`TenantState`), its memory limiter and
+//!   its WASI views.
+//! - [`tokens`]: the per-tenant token cache, bounded in size and count.
+//! - [`text`]: control characters out of, and a length cap on, any text
+//!   passed on from the component.
 //! - [`capabilities`]: one module per imported WIT interface.
 //! - [`http_policy`]: outgoing HTTP: the per-tenant allowlist and address
 //!   rule, the host's own bounded HTTP/1.1 + TLS client, the keep-alive pool.
@@ -34,9 +42,11 @@
 //! `certs::thumbprint` use nothing of the crate.
 
 pub mod bindings;
+pub mod calls;
 pub mod capabilities;
 pub mod certs;
 pub mod cli;
+pub mod component_cache;
 pub mod env;
 pub mod files;
 pub mod http_policy;
@@ -47,3 +57,5 @@ pub mod secrets;
 pub mod settings;
 pub mod state;
 pub mod tenant;
+pub mod text;
+pub mod tokens;

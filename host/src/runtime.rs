@@ -147,10 +147,16 @@ impl Runtime {
     pub fn new_store(&self, state: TenantState) -> Store<TenantState> {
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
+        store.epoch_deadline_trap();
+        self.arm_deadline(&mut store);
+        store
+    }
+
+    /// Sets the epoch deadline of `store` to the call deadline from now:
+    /// done for every call on a reused instance.
+    pub fn arm_deadline(&self, store: &mut Store<TenantState>) {
         let ticks = (self.limits.call_deadline.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
         store.set_epoch_deadline(ticks);
-        store.epoch_deadline_trap();
-        store
     }
 
     /// Store limits for a new [`TenantState`].

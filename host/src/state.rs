@@ -43,7 +43,7 @@ impl TenantState {
             wasi,
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
-            hooks: PolicyHooks::new(policy, log.clone()),
+            hooks: PolicyHooks::with_pool(policy, tenant.pool().clone(), log.clone()),
             limits,
             log_budget: LogBudget::default(),
             component_log: log.with_context("component"),
@@ -54,6 +54,13 @@ impl TenantState {
     /// The tenant this call runs for.
     pub fn tenant(&self) -> &Arc<Tenant> {
         &self.tenant
+    }
+
+    /// Prepares the state for the next call on a reused instance: a fresh
+    /// log budget and no memory refusal remembered from an earlier call.
+    pub fn begin_call(&mut self) {
+        self.log_budget = LogBudget::default();
+        self.limits.refused = None;
     }
 
     /// Where the component's own log lines go.

@@ -1,28 +1,24 @@
 //! A tenant: its directory, validated settings, ROOMS database, certificate
-//! store and token cache, and the runs made on its behalf.
+//! store, token cache and HTTP policy: the long-lived data that every call
+//! made on the tenant's behalf shares.
 //!
 //! A tenant is a directory holding `RoomsAppSettings.config`, `rooms.db`
 //! (created on first use) and `certs/`. [`Tenant::open`] validates the
-//! settings once; every call into the component then gets a fresh store
-//! ([`Tenant::check`] makes one per person), sandboxed to this tenant: its
-//! own secrets, its own HTTP allowlist, its own memory cap and deadline.
+//! settings once. The calls into the component live in [`crate::calls`];
+//! this module knows nothing of the runtime, so the data of a tenant can be
+//! shared by the store ([`crate::state`]) without an import circle.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use crate::bindings::{SyncError, types};
-use crate::capabilities::token_cache::TokenCache;
 use crate::certs::CertStore;
-use crate::http_policy::{HttpLimits, HttpPolicy};
+use crate::http_policy::{ConnectionPool, HttpLimits, HttpPolicy};
 use crate::log::{Level, LogSink};
 use crate::rooms_db::{DbError, Person, RoomsDb};
-use crate::runtime::Runtime;
+use crate::tokens::TokenCache;
 use crate::settings::{EnvSource, SettingsErrors, TenantInputs, TenantSettings};
-use crate::state::TenantState;
 
-/// The settings file of a tenant directory.
-pub const SETTINGS_FILE: &str = "RoomsAppSettings.config";
 /// The ROOMS database of a tenant directory.
 pub const DATABASE_FILE: &str = "rooms.db";
 /// The certificate store of a tenant directory.
@@ -55,6 +51,7 @@ pub struct Tenant {
     db: RoomsDb,
     certs: OnceLock<CertStore>,
     tokens: TokenCache,
+    pool: Arc<ConnectionPool>,
     log: LogSink,
 }
 
@@ -63,35 +60,6 @@ impl std::fmt::Debug for Tenant {
         f.debug_struct("Tenant")
             .field("dir", &self.dir)
             .finish_non_exhaustive()
-    }
-}
-
-/// The outcome of one check of one person, as the CLI shows it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct CheckReport {
-    /// `sign-in`, `calendar-access`, ...
-    pub name: String,
-    /// Green or red.
-    pub ok: bool,
-    /// What was found.
-    pub message: String,
-    /// What to change; none when green.
-    pub fix: Option<String>,
-}
-
-/// All checks of one person.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct PersonReport {
-    /// The person's address.
-    pub email: String,
-    /// The checks, in order.
-    pub checks: Vec<CheckReport>,
-}
-
-impl PersonReport {
-    /// True when every check is green.
-    pub fn ok(&self) -> bool {
-        self.checks.iter().all(|c| c.ok)
     }
 }
 
@@ -136,6 +104,7 @@ impl Tenant {
             db,
             certs: OnceLock::new(),
             tokens: TokenCache::default(),
+            pool: ConnectionPool::new(),
             log,
         }))
     }
@@ -215,9 +184,21 @@ impl Tenant {
     /// logged), so the component meets the refusal as `HTTP-request-denied`
     /// and reports it in the check.
     pub fn http_policy(&self, person: &Person, limits: HttpLimits) -> HttpPolicy {
-        let mut policy = HttpPolicy::new(self.settings.allow_insecure_loopback(), limits);
-        for url in [self.settings.authority_url(), person.sync_url.as_str()] {
-            if let Err(e) = policy.allow(url) {
+        self.run_policy(std::slice::from_ref(person), limits)
+    }
+
+    /// The HTTP policy of a run for `persons`: the authority and each
+    /// person's Sync-URL (all of them belong to this tenant, the isolation
+    /// boundary). One policy per run lets the tenant's pooled connections
+    /// serve every person of the run.
+    pub fn run_policy(&self, persons: &[Person], limits: HttpLimits) -> HttpPolicy {
+        let mut policy = HttpPolicy::new(self.settings.allow_insecure_loopback(), limits)
+            .with_private_networks(self.settings.allow_private_networks());
+        if let Err(e) = policy.allow(self.settings.authority_url()) {
+            self.log.write(Level::Warn, &format!("ExchangeAuthorityUrl: {e}"));
+        }
+        for person in persons {
+            if let Err(e) = policy.allow(&person.sync_url) {
                 self.log
                     .write(Level::Warn, &format!("{}: {e}", person.email));
             }
@@ -225,132 +206,9 @@ impl Tenant {
         policy
     }
 
-    /// Runs the sync test of every person (or of `only`), each in a fresh
-    /// sandboxed instance. A trap or host error becomes a red check of that
-    /// person; the others still run.
-    pub async fn check(
-        self: &Arc<Self>,
-        runtime: &Runtime,
-        only: Option<&str>,
-    ) -> Result<Vec<PersonReport>, TenantError> {
-        let persons = match only {
-            Some(email) => match self.db.get_person(email)? {
-                Some(p) => vec![p],
-                None => {
-                    return Ok(vec![PersonReport {
-                        email: email.to_string(),
-                        checks: vec![CheckReport {
-                            name: "person".into(),
-                            ok: false,
-                            message: format!("{email} is not a person of this tenant"),
-                            fix: Some(format!(
-                                "add it with `rooms-sync --tenant {} person add {email} --mode O365` (or O365Pull), using the mailbox's primary SMTP address",
-                                self.dir.display()
-                            )),
-                        }],
-                    }]);
-                }
-            },
-            None => self.db.list_persons()?,
-        };
-        let mut reports = Vec::with_capacity(persons.len());
-        for person in &persons {
-            reports.push(self.check_person(runtime, person).await);
-        }
-        Ok(reports)
+    /// The tenant's keep-alive connections, shared by every store of its
+    /// calls and never by another tenant.
+    pub fn pool(&self) -> &Arc<ConnectionPool> {
+        &self.pool
     }
-
-    async fn check_person(self: &Arc<Self>, runtime: &Runtime, person: &Person) -> PersonReport {
-        let policy = Arc::new(self.http_policy(person, runtime.limits().http));
-        let state = TenantState::new(self.clone(), policy, runtime.store_limits());
-        let mut store = runtime.new_store(state);
-        let outcome = async {
-            let plugin = runtime.instantiate(&mut store).await?;
-            plugin
-                .rooms_exchange_sync_sync()
-                .call_check_person(&mut store, &person.email)
-                .await
-        }
-        .await;
-        let checks = match outcome {
-            Ok(Ok(checks)) => checks
-                .into_iter()
-                .map(|c| CheckReport {
-                    name: c.name,
-                    ok: c.ok,
-                    message: c.message,
-                    fix: c.fix,
-                })
-                .collect(),
-            Ok(Err(error)) => vec![error_check(&error)],
-            Err(trap) => {
-                let (message, fix) = describe_trap(&trap, runtime);
-                self.log
-                    .write(Level::Error, &format!("{}: {message}", person.email));
-                vec![CheckReport {
-                    name: "component".into(),
-                    ok: false,
-                    message,
-                    fix: Some(fix),
-                }]
-            }
-        };
-        PersonReport {
-            email: person.email.clone(),
-            checks,
-        }
-    }
-}
-
-/// A red check for an error the component returned instead of checks.
-fn error_check(error: &SyncError) -> CheckReport {
-    let (message, fix) = match error {
-        SyncError::UnknownPerson(email) => (
-            format!("the component does not know {email}"),
-            "add the person with `rooms-sync person add`".to_string(),
-        ),
-        SyncError::Configuration(types::ConfigProblem { key, problem }) => (
-            format!("setting {key}: {problem}"),
-            format!("correct {key} in RoomsAppSettings.config"),
-        ),
-        other => (
-            format!("the sync test could not start: {other:?}"),
-            "see the log for details".to_string(),
-        ),
-    };
-    CheckReport {
-        name: "sync-test".into(),
-        ok: false,
-        message,
-        fix: Some(fix),
-    }
-}
-
-/// The operator's view of a trap or host failure during a call.
-fn describe_trap(error: &wasmtime::Error, runtime: &Runtime) -> (String, String) {
-    let limits = runtime.limits();
-    if error.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::Interrupt) {
-        return (
-            format!(
-                "the sync component was stopped after its deadline of {} s",
-                limits.call_deadline.as_secs_f64()
-            ),
-            "raise the deadline with --call-timeout-secs if Exchange is slow; otherwise report this as a bug".into(),
-        );
-    }
-    let text = format!("{error:#}");
-    if text.contains("memory") && (text.contains("grow") || text.contains("limit")) {
-        return (
-            format!(
-                "the sync component exceeded its memory cap of {} MiB",
-                limits.memory_bytes >> 20
-            ),
-            "raise the cap with --memory-limit-mib; if it keeps growing, report this as a bug"
-                .into(),
-        );
-    }
-    (
-        format!("the sync component failed: {text}"),
-        "this is a bug in rooms-sync or a damaged component file: rebuild the component (`make guest`) and report it if it persists".into(),
-    )
 }

@@ -23,7 +23,8 @@ impl Host for TenantState {
     }
 }
 
-fn to_wit(p: rooms_db::Person) -> Person {
+/// A ROOMS person as the WIT `person` record.
+pub(crate) fn to_wit(p: rooms_db::Person) -> Person {
     Person {
         email: p.email,
         sync_mode: match p.sync_mode {

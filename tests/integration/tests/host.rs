@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use exo_emulator::{FaultAction, FaultSpec, LogFilter};
+use rooms_sync_host::calls;
 use rooms_sync_host::certs::CertStore;
 use rooms_sync_host::http_policy::HttpLimits;
 use rooms_sync_host::log::LogSink;
@@ -301,7 +302,7 @@ async fn limits_turn_into_red_checks_and_the_host_keeps_running() {
         memory_bytes: 64 * 1024,
         ..RunLimits::default()
     });
-    let reports = tenant.check(&tiny, None).await.unwrap();
+    let reports = calls::check(&tenant, &tiny, None).await.unwrap();
     assert_eq!(reports[0].checks[0].name, "component");
     assert_has(&reports[0].checks[0].message, &["memory cap"]);
 
@@ -313,7 +314,7 @@ async fn limits_turn_into_red_checks_and_the_host_keeps_running() {
         call_deadline: Duration::from_millis(300),
         ..RunLimits::default()
     });
-    let reports = tenant.check(&hasty, None).await.unwrap();
+    let reports = calls::check(&tenant, &hasty, None).await.unwrap();
     assert_eq!(reports[0].checks[0].name, "component", "{reports:?}");
     assert_has(&reports[0].checks[0].message, &["deadline"]);
 
@@ -328,7 +329,7 @@ async fn limits_turn_into_red_checks_and_the_host_keeps_running() {
         },
         ..RunLimits::default()
     });
-    let reports = tenant.check(&impatient, None).await.unwrap();
+    let reports = calls::check(&tenant, &impatient, None).await.unwrap();
     let calendar = &reports[0].checks[1];
     assert!(!calendar.ok);
     assert_has(&calendar.message.to_lowercase(), &["time"]);
@@ -341,7 +342,7 @@ async fn limits_turn_into_red_checks_and_the_host_keeps_running() {
         },
         ..RunLimits::default()
     });
-    let reports = tenant.check(&capped, None).await.unwrap();
+    let reports = calls::check(&tenant, &capped, None).await.unwrap();
     // The token is still cached from the calls above; Exchange's answer is
     // over the cap.
     let calendar = &reports[0].checks[1];
@@ -349,8 +350,7 @@ async fn limits_turn_into_red_checks_and_the_host_keeps_running() {
     assert_has(&calendar.message, &["size cap"]);
 
     // The same tenant with normal limits is green again.
-    let reports = tenant
-        .check(&runtime(RunLimits::default()), None)
+    let reports = calls::check(&tenant, &runtime(RunLimits::default()), None)
         .await
         .unwrap();
     assert!(reports[0].ok(), "{reports:?}");
@@ -412,8 +412,8 @@ async fn tenants_in_one_process_share_neither_secrets_nor_tokens() {
         );
     }
     for _ in 0..2 {
-        assert!(opened[0].check(&runtime, None).await.unwrap()[0].ok());
-        let bad_report = &opened[1].check(&runtime, None).await.unwrap()[0];
+        assert!(calls::check(&opened[0], &runtime, None).await.unwrap()[0].ok());
+        let bad_report = &calls::check(&opened[1], &runtime, None).await.unwrap()[0];
         assert!(!bad_report.checks[0].ok, "{bad_report:?}");
         assert_has(&bad_report.checks[0].message, &["AADSTS7000215"]);
     }

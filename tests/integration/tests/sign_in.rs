@@ -6,6 +6,7 @@ use std::sync::Arc;
 use exo_emulator::LogFilter;
 use rooms_sync_host::log::LogSink;
 use rooms_sync_host::runtime::{Runtime, RuntimeOptions, locate_component};
+use rooms_sync_host::calls;
 use rooms_sync_host::settings::TenantInputs;
 use rooms_sync_host::tenant::Tenant;
 use rooms_sync_integration::{
@@ -206,7 +207,7 @@ async fn a_token_is_reused_across_fresh_instances_until_the_renewal_window() {
     tenant.add_person(&world, "alice@contoso.com").await;
     let (opened, runtime) = open(&tenant);
     for _ in 0..3 {
-        let reports = opened.check(&runtime, None).await.unwrap();
+        let reports = calls::check(&opened, &runtime, None).await.unwrap();
         assert!(reports[0].ok(), "{reports:?}");
     }
     assert_eq!(token_requests(&world).len(), 1, "three calls, one token");
@@ -222,7 +223,7 @@ async fn a_token_inside_the_renewal_window_is_renewed_before_use() {
     tenant.add_person(&world, "alice@contoso.com").await;
     let (opened, runtime) = open(&tenant);
     for _ in 0..2 {
-        assert!(opened.check(&runtime, None).await.unwrap()[0].ok());
+        assert!(calls::check(&opened, &runtime, None).await.unwrap()[0].ok());
     }
     assert_eq!(token_requests(&world).len(), 2);
 
@@ -236,7 +237,7 @@ async fn a_token_inside_the_renewal_window_is_renewed_before_use() {
     world.emulator.clear_request_log();
     let (opened, runtime) = open(&tenant);
     for _ in 0..2 {
-        assert!(opened.check(&runtime, None).await.unwrap()[0].ok());
+        assert!(calls::check(&opened, &runtime, None).await.unwrap()[0].ok());
     }
     assert_eq!(token_requests(&world).len(), 1);
 }
@@ -247,13 +248,13 @@ async fn an_ews_401_forces_one_refresh_and_one_retry() {
     let tenant = world.tenant("expired", Mode::Secret, &[]);
     tenant.add_person(&world, "alice@contoso.com").await;
     let (opened, runtime) = open(&tenant);
-    assert!(opened.check(&runtime, None).await.unwrap()[0].ok());
+    assert!(calls::check(&opened, &runtime, None).await.unwrap()[0].ok());
     // The emulator's clock moves two hours on: the cached token (valid for
     // another hour by the host's clock) is expired for Exchange.
     world
         .emulator
         .advance_clock(jiff::SignedDuration::from_hours(2));
-    let reports = opened.check(&runtime, None).await.unwrap();
+    let reports = calls::check(&opened, &runtime, None).await.unwrap();
     assert!(reports[0].ok(), "{reports:?}");
     let ews = ews_requests(&world);
     let statuses: Vec<u16> = ews.iter().map(|e| e.http_status).collect();
@@ -295,7 +296,7 @@ async fn the_delegated_refresh_token_is_used_and_rotated() {
     tenant.add_person(&world, "alice@contoso.com").await;
     let (opened, runtime) = open(&tenant);
     for _ in 0..3 {
-        assert!(opened.check(&runtime, None).await.unwrap()[0].ok());
+        assert!(calls::check(&opened, &runtime, None).await.unwrap()[0].ok());
     }
     let grants: Vec<String> = token_requests(&world)
         .iter()
