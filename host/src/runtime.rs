@@ -19,9 +19,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store,
-};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 
 use crate::bindings::{Plugin, PluginPre, rooms, wasi};
 use crate::component_cache::{ComponentCache, Lookup};
@@ -30,6 +28,9 @@ use crate::state::{CallLimiter, TenantState};
 
 /// How often the epoch advances; deadlines are counted in these ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// The largest component file the host reads.
+const MAX_COMPONENT_BYTES: u64 = 64 << 20;
 
 /// The file name cargo gives the component.
 pub const COMPONENT_FILE: &str = "rooms_sync_guest.wasm";
@@ -107,7 +108,7 @@ impl Runtime {
     /// import. Fails with the path and the fix when the file is missing.
     pub fn new(options: &RuntimeOptions) -> anyhow::Result<Runtime> {
         let engine = Engine::new(&engine_config(options.pooling, options.limits.memory_bytes))?;
-        let wasm = std::fs::read(&options.component).with_context(|| {
+        let wasm = crate::files::read_regular(&options.component, MAX_COMPONENT_BYTES).with_context(|| {
             format!(
                 "cannot read the sync component {}; build it with `make guest` or pass --component PATH",
                 options.component.display()

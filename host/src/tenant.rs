@@ -13,11 +13,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use crate::certs::CertStore;
+use crate::files;
 use crate::http_policy::{ConnectionPool, HttpLimits, HttpPolicy};
 use crate::log::{Level, LogSink};
 use crate::rooms_db::{DbError, Person, RoomsDb};
-use crate::tokens::TokenCache;
 use crate::settings::{EnvSource, SettingsErrors, TenantInputs, TenantSettings};
+use crate::tokens::TokenCache;
 
 /// The ROOMS database of a tenant directory.
 pub const DATABASE_FILE: &str = "rooms.db";
@@ -38,6 +39,9 @@ pub enum TenantError {
     /// The ROOMS database failed.
     #[error(transparent)]
     Db(#[from] DbError),
+    /// A file of the tenant directory is not a regular file.
+    #[error(transparent)]
+    File(files::FileError),
 }
 
 /// The long-lived data of one tenant, shared by all its calls.
@@ -69,7 +73,14 @@ pub fn open_database(dir: &Path) -> Result<RoomsDb, TenantError> {
     if !dir.is_dir() {
         return Err(TenantError::NoDirectory(dir.to_path_buf()));
     }
-    Ok(RoomsDb::open(&dir.join(DATABASE_FILE))?)
+    let path = dir.join(DATABASE_FILE);
+    // SQLite would wait forever on a FIFO: only a regular file (or none, to
+    // be created) is opened.
+    match files::open_regular(&path, files::Symlinks::Follow) {
+        Ok(_) | Err(files::FileError::NotFound { .. }) => {}
+        Err(e) => return Err(TenantError::File(e)),
+    }
+    Ok(RoomsDb::open(&path)?)
 }
 
 impl Tenant {
@@ -195,7 +206,8 @@ impl Tenant {
         let mut policy = HttpPolicy::new(self.settings.allow_insecure_loopback(), limits)
             .with_private_networks(self.settings.allow_private_networks());
         if let Err(e) = policy.allow(self.settings.authority_url()) {
-            self.log.write(Level::Warn, &format!("ExchangeAuthorityUrl: {e}"));
+            self.log
+                .write(Level::Warn, &format!("ExchangeAuthorityUrl: {e}"));
         }
         for person in persons {
             if let Err(e) = policy.allow(&person.sync_url) {

@@ -48,7 +48,11 @@ async fn the_call_deadline_counts_the_time_spent_waiting_on_exchange() {
     );
     assert_has(stopped["fix"].as_str().unwrap(), &["--call-timeout-secs"]);
     // The hung answer cost Alice her deadline; Bob still ran, and is green.
-    assert_eq!(run.check("bob@contoso.com", "calendar-access")["ok"], true, "{run:?}");
+    assert_eq!(
+        run.check("bob@contoso.com", "calendar-access")["ok"],
+        true,
+        "{run:?}"
+    );
 }
 
 fn options(cache: &std::path::Path) -> RuntimeOptions {
@@ -69,7 +73,11 @@ async fn a_forged_cache_entry_is_never_loaded_and_is_replaced() {
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
-    assert_eq!(entries.len(), 1, "one entry, no temporary files: {entries:?}");
+    assert_eq!(
+        entries.len(),
+        1,
+        "one entry, no temporary files: {entries:?}"
+    );
     let entry = &entries[0];
     assert!(key_path(&cache).is_file(), "the key lives beside the cache");
     #[cfg(unix)]
@@ -87,7 +95,8 @@ async fn a_forged_cache_entry_is_never_loaded_and_is_replaced() {
     // A forger plants a genuine precompiled artefact of another component
     // (valid native code for this engine) under the genuine name, with and
     // without a made-up digest in front.
-    let engine = wasmtime::Engine::new(&rooms_sync_host::runtime::engine_config(false, 64 << 20)).unwrap();
+    let engine =
+        wasmtime::Engine::new(&rooms_sync_host::runtime::engine_config(false, 64 << 20)).unwrap();
     let empty_component = b"\0asm\x0d\x00\x01\x00";
     let foreign = engine.precompile_component(empty_component).unwrap();
     for forged in [foreign.clone(), [vec![0u8; 32], foreign.clone()].concat()] {
@@ -116,7 +125,10 @@ async fn a_forged_cache_entry_is_never_loaded_and_is_replaced() {
     {
         std::os::unix::fs::symlink(&elsewhere, entry).unwrap();
         let runtime = Runtime::new(&options(&cache)).unwrap();
-        assert!(matches!(runtime.component_load(), ComponentLoad::Compiled(_)));
+        assert!(matches!(
+            runtime.component_load(),
+            ComponentLoad::Compiled(_)
+        ));
         assert_has(&runtime.cache_notes().join("\n"), &["failed verification"]);
     }
 }
@@ -130,7 +142,10 @@ async fn a_cache_others_can_write_is_not_used() {
     drop(Runtime::new(&options(&cache)).unwrap());
     std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).unwrap();
     let runtime = Runtime::new(&options(&cache)).unwrap();
-    assert!(matches!(runtime.component_load(), ComponentLoad::Compiled(_)));
+    assert!(matches!(
+        runtime.component_load(),
+        ComponentLoad::Compiled(_)
+    ));
     assert_has(
         &runtime.cache_notes().join("\n"),
         &["not used", "can be written by group or others"],
@@ -139,11 +154,22 @@ async fn a_cache_others_can_write_is_not_used() {
 
     // An entry owned by another user is refused (only root can make one).
     if unsafe { libc_geteuid() } == 0 {
-        let entry = std::fs::read_dir(&cache).unwrap().next().unwrap().unwrap().path();
+        let entry = std::fs::read_dir(&cache)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
         std::os::unix::fs::chown(&entry, Some(65534), None).unwrap();
         let runtime = Runtime::new(&options(&cache)).unwrap();
-        assert!(matches!(runtime.component_load(), ComponentLoad::Compiled(_)));
-        assert_has(&runtime.cache_notes().join("\n"), &["belongs to user id 65534"]);
+        assert!(matches!(
+            runtime.component_load(),
+            ComponentLoad::Compiled(_)
+        ));
+        assert_has(
+            &runtime.cache_notes().join("\n"),
+            &["belongs to user id 65534"],
+        );
     }
 }
 
@@ -191,16 +217,28 @@ async fn one_unreadable_person_row_spoils_nothing_else() {
     assert_eq!(persons[0]["email"], "alice@contoso.com");
     assert_eq!(persons[0]["mode"], "O365Pull");
     assert_eq!(persons[1]["email"], "mallory@contoso.com");
-    assert_has(persons[1]["problem"].as_str().unwrap(), &["sync mode `O365Push`"]);
+    assert_has(
+        persons[1]["problem"].as_str().unwrap(),
+        &["sync mode `O365Push`"],
+    );
     let text = tenant.run(&["person", "list"]).await;
-    assert_has(&text.stdout, &["alice@contoso.com", "mallory@contoso.com  unreadable:"]);
+    assert_has(
+        &text.stdout,
+        &["alice@contoso.com", "mallory@contoso.com  unreadable:"],
+    );
 
     let run = tenant.check(None).await;
     assert_eq!(run.code, 1, "{run:?}");
-    assert_eq!(run.check("alice@contoso.com", "calendar-access")["ok"], true);
+    assert_eq!(
+        run.check("alice@contoso.com", "calendar-access")["ok"],
+        true
+    );
     let bad = run.check("mallory@contoso.com", "person");
     assert_eq!(bad["ok"], false);
-    assert_has(bad["fix"].as_str().unwrap(), &["person remove mallory@contoso.com"]);
+    assert_has(
+        bad["fix"].as_str().unwrap(),
+        &["person remove mallory@contoso.com"],
+    );
     let one = tenant.check(Some("mallory@contoso.com")).await;
     assert_eq!(one.check("mallory@contoso.com", "person")["ok"], false);
 }
@@ -210,7 +248,9 @@ async fn a_trap_is_told_as_the_cap_that_was_hit_without_a_backtrace() {
     let world = World::start().await;
     let tenant = world.tenant("trap", Mode::Secret, &[]);
     tenant.add_person(&world, "alice@contoso.com").await;
-    let run = tenant.run(&["--memory-limit-mib", "1", "check", "--json"]).await;
+    let run = tenant
+        .run(&["--memory-limit-mib", "1", "check", "--json"])
+        .await;
     let stopped = run.check("alice@contoso.com", "component");
     let message = stopped["message"].as_str().unwrap();
     assert_has(message, &["memory cap of 1 MiB"]);
@@ -257,7 +297,9 @@ async fn stand_in(answers: StandIn) -> String {
                 let mut seen = Vec::new();
                 let mut buf = [0u8; 16 * 1024];
                 let head_end = loop {
-                    let Ok(n) = socket.read(&mut buf).await else { return };
+                    let Ok(n) = socket.read(&mut buf).await else {
+                        return;
+                    };
                     if n == 0 {
                         return;
                     }
@@ -296,7 +338,8 @@ async fn stand_in(answers: StandIn) -> String {
                     return;
                 }
                 for chunk in answers.ews.chunks(64 * 1024) {
-                    let frame = [format!("{:x}\r\n", chunk.len()).as_bytes(), chunk, b"\r\n"].concat();
+                    let frame =
+                        [format!("{:x}\r\n", chunk.len()).as_bytes(), chunk, b"\r\n"].concat();
                     if socket.write_all(&frame).await.is_err() {
                         return;
                     }
@@ -337,7 +380,15 @@ async fn answers_under_the_size_cap_parse_within_the_default_memory_cap() {
         let email = format!("{name}@contoso.com");
         let url = format!("{base}/EWS/Exchange.asmx");
         let added = tenant
-            .run(&["person", "add", &email, "--mode", "O365", "--sync-url", &url])
+            .run(&[
+                "person",
+                "add",
+                &email,
+                "--mode",
+                "O365",
+                "--sync-url",
+                &url,
+            ])
             .await;
         assert_eq!(added.code, 0, "{added:?}");
         let run = bounded(
@@ -371,7 +422,9 @@ const HOSTILE: &str = "\u{1b}]0;pwned\u{7}\u{1b}[2J\r\n  [ OK ] calendar-access 
 
 fn assert_safe(what: &str, text: &str, cap: usize) {
     assert!(
-        !text.chars().any(|c| c.is_control() || ('\u{202a}'..='\u{202e}').contains(&c)),
+        !text
+            .chars()
+            .any(|c| c.is_control() || ('\u{202a}'..='\u{202e}').contains(&c)),
         "{what} carries control characters: {text:?}"
     );
     assert!(text.len() <= cap, "{what} is {} bytes long", text.len());
@@ -388,7 +441,8 @@ async fn server_text_reaches_the_operator_safe_and_short() {
 <faultstring xml:lang="en-US">{fault_text}</faultstring></s:Fault></s:Body></s:Envelope>"#
     );
     let base = stand_in(StandIn {
-        token: r#"{"token_type":"Bearer","expires_in":3599,"access_token":"stand-in-token"}"#.into(),
+        token: r#"{"token_type":"Bearer","expires_in":3599,"access_token":"stand-in-token"}"#
+            .into(),
         ews_status: 500,
         ews: fault.into_bytes(),
     })
@@ -396,7 +450,15 @@ async fn server_text_reaches_the_operator_safe_and_short() {
     let tenant = world.tenant("hostile", Mode::Secret, &[("ExchangeAuthorityUrl", &base)]);
     let url = format!("{base}/EWS/Exchange.asmx");
     let added = tenant
-        .run(&["person", "add", "alice@contoso.com", "--mode", "O365", "--sync-url", &url])
+        .run(&[
+            "person",
+            "add",
+            "alice@contoso.com",
+            "--mode",
+            "O365",
+            "--sync-url",
+            &url,
+        ])
         .await;
     assert_eq!(added.code, 0, "{added:?}");
 
@@ -407,16 +469,27 @@ async fn server_text_reaches_the_operator_safe_and_short() {
     let message = calendar["message"].as_str().unwrap();
     assert_has(message, &["pwned"]);
     assert_safe("the JSON message", message, 16 * 1024);
-    assert_safe("the JSON fix", calendar["fix"].as_str().unwrap_or(""), 16 * 1024);
+    assert_safe(
+        "the JSON fix",
+        calendar["fix"].as_str().unwrap_or(""),
+        16 * 1024,
+    );
 
     let text = tenant.run(&["check"]).await;
     assert!(!text.stdout.contains('\u{1b}'), "{:?}", text.stdout);
     assert!(
-        !text.stdout.lines().any(|l| l.trim_start().starts_with("[ OK ] calendar-access")),
+        !text
+            .stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with("[ OK ] calendar-access")),
         "a forged line: {}",
         text.stdout
     );
-    assert!(text.stdout.len() < 64 * 1024, "{} bytes of output", text.stdout.len());
+    assert!(
+        text.stdout.len() < 64 * 1024,
+        "{} bytes of output",
+        text.stdout.len()
+    );
     for line in text.log.lines() {
         assert_safe("a log line", line, 64 * 1024);
     }
@@ -438,7 +511,15 @@ async fn a_huge_access_token_is_a_clear_sign_in_error_not_a_trap() {
     let tenant = world.tenant("bigtoken", Mode::Secret, &[("ExchangeAuthorityUrl", &base)]);
     let url = format!("{base}/EWS/Exchange.asmx");
     let added = tenant
-        .run(&["person", "add", "alice@contoso.com", "--mode", "O365", "--sync-url", &url])
+        .run(&[
+            "person",
+            "add",
+            "alice@contoso.com",
+            "--mode",
+            "O365",
+            "--sync-url",
+            &url,
+        ])
         .await;
     assert_eq!(added.code, 0, "{added:?}");
     let run = tenant.check(None).await;
@@ -446,6 +527,35 @@ async fn a_huge_access_token_is_a_clear_sign_in_error_not_a_trap() {
     assert!(!run.stdout.contains("\"component\""), "{}", run.stdout);
     let sign_in = run.check("alice@contoso.com", "sign-in");
     assert_eq!(sign_in["ok"], false);
-    assert!(!sign_in["message"].as_str().unwrap().contains("bug"), "{sign_in}");
-    assert_safe("the sign-in message", sign_in["message"].as_str().unwrap(), 4096);
+    assert!(
+        !sign_in["message"].as_str().unwrap().contains("bug"),
+        "{sign_in}"
+    );
+    assert_safe(
+        "the sign-in message",
+        sign_in["message"].as_str().unwrap(),
+        4096,
+    );
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_fifo_in_place_of_the_database_is_refused_not_waited_on() {
+    let world = World::start().await;
+    let tenant = world.tenant("fifo-db", Mode::Secret, &[]);
+    let made = std::process::Command::new("mkfifo")
+        .arg(tenant.path.join("rooms.db"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    for args in [&["person", "list"][..], &["check"][..]] {
+        let run = bounded(
+            "a run with a FIFO as rooms.db",
+            Duration::from_secs(30),
+            tenant.run(args),
+        )
+        .await;
+        assert_eq!(run.code, 2, "{run:?}");
+        assert_has(&run.stderr, &["rooms.db", "FIFO"]);
+    }
 }
