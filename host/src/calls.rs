@@ -192,8 +192,11 @@ impl<'a> TenantRun<'a> {
     pub async fn check_person(&mut self, person: &Person) -> PersonReport {
         let runtime = self.runtime;
         if self.store.is_none() || self.calls_on_instance >= self.recycle_after {
-            let state =
-                TenantState::new(self.tenant.clone(), self.policy.clone(), runtime.store_limits());
+            let state = TenantState::new(
+                self.tenant.clone(),
+                self.policy.clone(),
+                runtime.store_limits(),
+            );
             self.store = Some(runtime.new_store(state));
             self.plugin = None;
             self.calls_on_instance = 0;

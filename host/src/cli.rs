@@ -20,16 +20,16 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::calls::{self, PersonReport};
 use crate::http_policy::HttpLimits;
 use crate::log::{Level, LogSink};
+use crate::rooms_db::PersonRow;
 use crate::rooms_db::{ConflictBehaviour, DEFAULT_SYNC_URL, Person, SyncMode};
 use crate::runtime::{
     ComponentLoad, RunLimits, Runtime, RuntimeOptions, default_cache_dir, locate_component,
 };
 use crate::secrets::SecretScope;
 use crate::settings::{EnvSource, TenantInputs};
-use crate::calls::{self, PersonReport};
-use crate::rooms_db::PersonRow;
 use crate::tenant::{Tenant, open_database};
 
 /// Exit code: every check green.

@@ -151,14 +151,18 @@ fn load_or_create_key(path: &Path) -> anyhow::Result<[u8; DIGEST_BYTES]> {
     let mut key = [0u8; DIGEST_BYTES];
     match create_new_private(path) {
         Ok(mut file) => {
-            getrandom::fill(&mut key).map_err(|e| anyhow::anyhow!("no randomness for the cache key: {e}"))?;
+            getrandom::fill(&mut key)
+                .map_err(|e| anyhow::anyhow!("no randomness for the cache key: {e}"))?;
             file.write_all(&key)
                 .and_then(|()| file.sync_all())
                 .with_context(|| format!("cannot write the cache key {}", path.display()))?;
             return Ok(key);
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(e).with_context(|| format!("cannot create the cache key {}", path.display())),
+        Err(e) => {
+            return Err(e)
+                .with_context(|| format!("cannot create the cache key {}", path.display()));
+        }
     }
     let mut file = open_no_follow(path)
         .with_context(|| format!("cannot open the cache key {}", path.display()))?;
@@ -206,7 +210,15 @@ fn check_private(path: &Path, meta: &std::fs::Metadata, what: &str) -> anyhow::R
         meta.file_type().is_file()
     };
     if !kind_ok {
-        anyhow::bail!("the {what} {} is not a plain {}", path.display(), if what == "cache directory" { "directory" } else { "file" });
+        anyhow::bail!(
+            "the {what} {} is not a plain {}",
+            path.display(),
+            if what == "cache directory" {
+                "directory"
+            } else {
+                "file"
+            }
+        );
     }
     #[cfg(unix)]
     {
@@ -235,7 +247,10 @@ fn open_no_follow(path: &Path) -> std::io::Result<File> {
     let mut options = OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    std::os::unix::fs::OpenOptionsExt::custom_flags(
+        &mut options,
+        libc::O_NOFOLLOW | libc::O_NONBLOCK,
+    );
     options.open(path)
 }
 
@@ -256,7 +271,9 @@ fn create_temp(dir: &Path, name: &str) -> anyhow::Result<(PathBuf, File)> {
         match create_new_private(&tmp) {
             Ok(file) => return Ok((tmp, file)),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e).with_context(|| format!("cannot write into {}", dir.display())),
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot write into {}", dir.display()));
+            }
         }
     }
     anyhow::bail!("cannot create a temporary file in {}", dir.display())

@@ -308,7 +308,9 @@ impl RoomsDb {
             "SELECT email, sync_mode, sync_url, conflict_behaviour, sync_disabled
              FROM persons WHERE email = ?1",
         )?;
-        Ok(stmt.query_row([email], |row| Ok(read_row(row))).optional()?)
+        Ok(stmt
+            .query_row([email], |row| Ok(read_row(row)))
+            .optional()?)
     }
 }
 
@@ -488,10 +490,7 @@ mod tests {
                 .collect();
             for opener in openers {
                 let listed = opener.join().unwrap();
-                assert!(
-                    matches!(listed, Ok(Ok(0))),
-                    "round {round}: {listed:?}"
-                );
+                assert!(matches!(listed, Ok(Ok(0))), "round {round}: {listed:?}");
             }
             let conn = Connection::open(&path).unwrap();
             let version: i64 = conn
@@ -536,7 +535,9 @@ mod tests {
             unreachable!()
         };
         assert!(
-            problem.to_string().contains("sync mode `O365Push` for b@contoso.com"),
+            problem
+                .to_string()
+                .contains("sync mode `O365Push` for b@contoso.com"),
             "{problem}"
         );
         assert!(matches!(

@@ -54,7 +54,10 @@ mod tests {
         assert!(!shown.chars().any(|c| c.is_control()), "{shown:?}");
         assert!(!shown.contains('\u{202E}'));
         // Each run of unsafe characters is one space; spaces stay spaces.
-        assert_eq!(shown, "Access denied ]0;pwned [2J   [ OK ] calendar-access txt");
+        assert_eq!(
+            shown,
+            "Access denied ]0;pwned [2J   [ OK ] calendar-access txt"
+        );
     }
 
     #[test]

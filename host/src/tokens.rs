@@ -28,7 +28,10 @@ impl std::fmt::Debug for CachedToken {
         f.debug_struct("CachedToken")
             .field("access_token", &"[redacted]")
             .field("expires_at", &self.expires_at)
-            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "[redacted]"))
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
             .finish()
     }
 }
@@ -194,7 +197,9 @@ mod tests {
         assert!(cache.get("b").is_none(), "b expired first and made room");
         assert_eq!(cache.get("a").unwrap().access_token, "a2");
         for _ in 0..1000 {
-            cache.put(format!("k{}", cache.len()), token("x", 99)).unwrap();
+            cache
+                .put(format!("k{}", cache.len()), token("x", 99))
+                .unwrap();
         }
         assert_eq!(cache.len(), 3);
     }

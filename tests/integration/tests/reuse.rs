@@ -84,7 +84,10 @@ async fn a_call_stopped_by_its_deadline_leaves_the_next_person_a_fresh_instance(
         .inject_fault(FaultSpec::ews(FaultAction::Latency { ms: 30_000 }));
     let stopped = run.check_person(&persons[1]).await;
     assert_eq!(stopped.checks[0].name, "component", "{stopped:?}");
-    assert!(stopped.checks[0].message.contains("deadline"), "{stopped:?}");
+    assert!(
+        stopped.checks[0].message.contains("deadline"),
+        "{stopped:?}"
+    );
     // The deadline is re-armed for each call, and the next person runs on a
     // new instance.
     for person in &persons[2..] {

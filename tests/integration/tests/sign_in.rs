@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use exo_emulator::LogFilter;
+use rooms_sync_host::calls;
 use rooms_sync_host::log::LogSink;
 use rooms_sync_host::runtime::{Runtime, RuntimeOptions, locate_component};
-use rooms_sync_host::calls;
 use rooms_sync_host::settings::TenantInputs;
 use rooms_sync_host::tenant::Tenant;
 use rooms_sync_integration::{
