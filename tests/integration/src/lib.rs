@@ -224,6 +224,11 @@ impl TenantDir {
 
     /// Adds a person with the emulator's EWS URL.
     pub async fn add_person(&self, world: &World, email: &str) {
+        self.add_person_at(email, &world.ews_url()).await;
+    }
+
+    /// Adds a person whose Sync-URL is `sync_url`.
+    pub async fn add_person_at(&self, email: &str, sync_url: &str) {
         let run = self
             .run(&[
                 "person",
@@ -232,7 +237,7 @@ impl TenantDir {
                 "--mode",
                 "O365Pull",
                 "--sync-url",
-                &world.ews_url(),
+                sync_url,
             ])
             .await;
         assert_eq!(run.code, 0, "person add failed: {run:?}");

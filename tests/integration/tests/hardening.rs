@@ -378,19 +378,9 @@ async fn answers_under_the_size_cap_parse_within_the_default_memory_cap() {
         let base = chunked_ews(body).await;
         let tenant = world.tenant(name, Mode::Secret, &[("ExchangeAuthorityUrl", &base)]);
         let email = format!("{name}@contoso.com");
-        let url = format!("{base}/EWS/Exchange.asmx");
-        let added = tenant
-            .run(&[
-                "person",
-                "add",
-                &email,
-                "--mode",
-                "O365",
-                "--sync-url",
-                &url,
-            ])
+        tenant
+            .add_person_at(&email, &format!("{base}/EWS/Exchange.asmx"))
             .await;
-        assert_eq!(added.code, 0, "{added:?}");
         let run = bounded(
             "a check of a large answer",
             Duration::from_secs(120),
@@ -448,19 +438,9 @@ async fn server_text_reaches_the_operator_safe_and_short() {
     })
     .await;
     let tenant = world.tenant("hostile", Mode::Secret, &[("ExchangeAuthorityUrl", &base)]);
-    let url = format!("{base}/EWS/Exchange.asmx");
-    let added = tenant
-        .run(&[
-            "person",
-            "add",
-            "alice@contoso.com",
-            "--mode",
-            "O365",
-            "--sync-url",
-            &url,
-        ])
+    tenant
+        .add_person_at("alice@contoso.com", &format!("{base}/EWS/Exchange.asmx"))
         .await;
-    assert_eq!(added.code, 0, "{added:?}");
 
     let run = tenant.check(None).await;
     assert_eq!(run.code, 1, "{run:?}");
@@ -509,19 +489,9 @@ async fn a_huge_access_token_is_a_clear_sign_in_error_not_a_trap() {
     })
     .await;
     let tenant = world.tenant("bigtoken", Mode::Secret, &[("ExchangeAuthorityUrl", &base)]);
-    let url = format!("{base}/EWS/Exchange.asmx");
-    let added = tenant
-        .run(&[
-            "person",
-            "add",
-            "alice@contoso.com",
-            "--mode",
-            "O365",
-            "--sync-url",
-            &url,
-        ])
+    tenant
+        .add_person_at("alice@contoso.com", &format!("{base}/EWS/Exchange.asmx"))
         .await;
-    assert_eq!(added.code, 0, "{added:?}");
     let run = tenant.check(None).await;
     assert_eq!(run.code, 1, "{run:?}");
     assert!(!run.stdout.contains("\"component\""), "{}", run.stdout);
