@@ -29,9 +29,19 @@ enum Arm {
     Instance,
     /// The check's GetFolder request alone, through the same hooks.
     Http,
+    /// The same request through hooks with a new policy object, so on a new
+    /// connection (as every `calls::check` run opens one).
+    HttpNewConnection,
 }
 
-const ARMS: [Arm; 5] = [Arm::Native, Arm::Reused, Arm::Cli, Arm::Instance, Arm::Http];
+const ARMS: [Arm; 6] = [
+    Arm::Native,
+    Arm::Reused,
+    Arm::Cli,
+    Arm::Instance,
+    Arm::Http,
+    Arm::HttpNewConnection,
+];
 
 #[derive(Default)]
 struct ArmResult {
@@ -128,6 +138,22 @@ pub async fn run(
                     native = back;
                     (elapsed, ok)
                 }
+                Arm::HttpNewConnection => {
+                    let (request, tenant, person) =
+                        (get_folder.clone(), tenant.clone(), person.clone());
+                    let handle = handle.clone();
+                    tokio::task::spawn_blocking(move || {
+                        let started = Instant::now();
+                        let policy = Arc::new(tenant.run_policy(&[person], limits));
+                        let pool = tenant.pool().clone();
+                        let mut fresh = NativePlatform::new(tenant, policy, pool, handle);
+                        let answer = fresh.send(&request);
+                        drop(fresh);
+                        let elapsed = started.elapsed();
+                        (elapsed, answer.is_ok_and(|a| a.status == 200))
+                    })
+                    .await?
+                }
             };
             anyhow::ensure!(ok, "{:?}: the check was not green", ARMS[at]);
             if record {
@@ -138,12 +164,13 @@ pub async fn run(
     }
 
     let get = |arm: Arm| &results[ARMS.iter().position(|a| *a == arm).expect("an arm")];
-    let (nat, reused, cli, inst, http) = (
+    let (nat, reused, cli, inst, http, http_new) = (
         get(Arm::Native),
         get(Arm::Reused),
         get(Arm::Cli),
         get(Arm::Instance),
         get(Arm::Http),
+        get(Arm::HttpNewConnection),
     );
     let opened = |r: &ArmResult| {
         format!(
@@ -204,6 +231,10 @@ pub async fn run(
         "  the GetFolder request alone through PolicyHooks (pooled)",
         http.samples.median_p99(),
     );
+    row(
+        "  the same request on a new connection (new policy object)",
+        http_new.samples.median_p99(),
+    );
     let nat_logic = minus(nat.samples.median(), http.samples.median());
     let wasm_logic = minus(reused.samples.median(), http.samples.median());
     row(
@@ -214,11 +245,16 @@ pub async fn run(
         "  component call beyond the HTTP request (reused - request)",
         duration(wasm_logic),
     );
+    let connect = minus(http_new.samples.median(), http.samples.median());
     row(
-        "  calls::check beyond a reused call and an instance",
+        "  a new connection (new - pooled request)",
+        duration(connect),
+    );
+    row(
+        "  calls::check beyond reused call + instance + new connection",
         duration(minus(
             cli.samples.median(),
-            reused.samples.median() + inst.samples.median(),
+            reused.samples.median() + inst.samples.median() + connect,
         )),
     );
     Ok(())

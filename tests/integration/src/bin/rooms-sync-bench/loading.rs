@@ -103,8 +103,8 @@ pub fn run(component: &Path, cache: &Path, rounds: usize, loads: usize) -> anyho
         "Runtime::new as the rooms-sync binary calls it: new engine, read the .wasm, sha256 it, \
          open and check the cache directory and key, read the entry, verify its HMAC, deserialize, \
          link, InstancePre, start the epoch thread; warm = a verified entry in the cache (its file \
-         in the page cache), compile = no cache directory (Cranelift, parallel); {rounds} rounds \
-         of 1 compile + {loads} warm loads after one warm-up round; medians (p99 in brackets)."
+         in the page cache), compile = no cache directory (Cranelift, parallel); one warm-up round, then {rounds} \
+         x (1 compile + {loads} warm loads); medians (p99 in brackets)."
     ));
     row(
         "warm cache: Runtime::new",

@@ -71,13 +71,13 @@ impl Plan {
             }
         } else {
             Plan {
-                check_warmup: 100,
-                check_n: 1000,
-                load_rounds: 3,
+                check_warmup: 200,
+                check_n: 2000,
+                load_rounds: 5,
                 loads_per_round: 20,
                 process_warmup: 3,
-                process_n: 40,
-                scale_rounds: 3,
+                process_n: 100,
+                scale_rounds: 10,
             }
         }
     }
@@ -188,7 +188,7 @@ async fn bench(quick: bool) -> anyhow::Result<()> {
     })
     .await;
     let mut tenants = Vec::new();
-    for (persons, per_round) in [(1usize, 10usize), (100, 2), (1000, 1)] {
+    for (persons, per_round) in [(1usize, 10usize), (100, 3), (1000, 1)] {
         let dir = big.tenant(&format!("scale{persons}"), Mode::Secret, &[]);
         let tenant = open_tenant(&dir.path)?;
         let step = SCALE_MAILBOXES / persons;

@@ -56,21 +56,27 @@ pub async fn run(tenants: &[Scaled], runtime: &Runtime, rounds: usize) -> anyhow
          store and instance reused, recycled every {} calls, the tenant's pooled connections), \
          persons in rooms.db and as mailboxes in the emulator (inside the demo app's access \
          policy scope), token cached, client-secret sign-in; one warm-up check per tenant, then \
-         {rounds} rounds, each running every tenant's checks in turn; per person = total / \
+         {rounds} x (every tenant's checks in turn: {}); per person = total / \
          persons, from the median total.",
-        calls::RECYCLE_AFTER_CALLS
+        calls::RECYCLE_AFTER_CALLS,
+        tenants
+            .iter()
+            .map(|t| format!("{} x {}", t.per_round, persons(t.persons)))
+            .collect::<Vec<_>>()
+            .join(", ")
     ));
     let base = per_person(totals[0].median(), tenants[0].persons);
     for (i, scaled) in tenants.iter().enumerate() {
+        let who = persons(scaled.persons);
         let each = per_person(totals[i].median(), scaled.persons);
         row(
-            &format!("{} persons: total median / p99", scaled.persons),
+            &format!("{who}: total median / p99"),
             totals[i].median_p99(),
         );
         row(
-            &format!("{} persons: per person (vs 1 person)", scaled.persons),
+            &format!("{who}: per person"),
             format!(
-                "{}  ({}, {:.2} new connections per check)",
+                "{}  ({} of 1 person; {:.2} new connections per check)",
                 duration(each),
                 ratio(each, base),
                 opened[i] as f64 / totals[i].len().max(1) as f64
@@ -78,6 +84,14 @@ pub async fn run(tenants: &[Scaled], runtime: &Runtime, rounds: usize) -> anyhow
         );
     }
     Ok(())
+}
+
+fn persons(n: usize) -> String {
+    match n {
+        1 => "1 person".into(),
+        n if n >= 1000 => format!("{},{:03} persons", n / 1000, n % 1000),
+        n => format!("{n} persons"),
+    }
 }
 
 fn per_person(total: Duration, persons: usize) -> Duration {
