@@ -33,8 +33,10 @@ test: guest test-guest
 demo: build
 	scripts/demo.sh
 
+# BENCH_ARGS=--quick takes about a tenth of the samples.
+BENCH_ARGS ?=
 bench: build
-	$(CARGO) run --release -p rooms-sync-integration --bin rooms-sync-bench
+	$(CARGO) run --release -p rooms-sync-integration --bin rooms-sync-bench -- $(BENCH_ARGS)
 	$(CARGO) run --release -p exo-emulator --example emulator_bench
 
 FUZZ_SECONDS ?= 300
