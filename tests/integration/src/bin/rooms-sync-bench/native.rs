@@ -37,6 +37,7 @@ use rooms_sync_guest::platform::{
     TransportKind,
 };
 use rooms_sync_guest::url::HttpUrl;
+use rooms_sync_host::capabilities::secrets::REVEALABLE;
 use rooms_sync_host::certs::{CertError, normalize_thumbprint};
 use rooms_sync_host::http_policy::{ConnectionPool, HttpPolicy, PolicyHooks};
 use rooms_sync_host::log::LogSink;
@@ -45,9 +46,6 @@ use rooms_sync_host::tenant::Tenant;
 use rooms_sync_host::tokens;
 use tokio::runtime::Handle;
 use wasmtime_wasi_http::{WasiBody, WasiHttpHooks};
-
-/// The secrets a component may ask for (`capabilities::secrets::REVEALABLE`).
-const REVEALABLE: [&str; 2] = ["ExchangeClientSecret", "ExchangeServicePassword"];
 
 /// The host, natively.
 pub struct NativePlatform {
