@@ -396,20 +396,18 @@ async fn update_item_applies_changes_and_detects_conflicts() {
     assert_ne!(ck1, ck2);
     assert_eq!(doc.text_of("Count"), "0");
 
-    // ck1 is stale now. The subject changed after it: NeverOverwrite refuses.
-    let r = ews
-        .call(
-            &room,
-            &update(
-                &ck1,
-                "NeverOverwrite",
-                "item:Subject",
-                "<t:Subject>Other</t:Subject>",
-            ),
-        )
-        .await;
-    assert_eq!(r.xml().codes(), ["ErrorIrresolvableConflict"]);
-    // AutoResolve with a different value: a real conflict.
+    // ck1 is stale now. NeverOverwrite refuses any update with it (MS-OXWSCORE
+    // 3.1.4.9.4.1), on the changed property or on another one.
+    for (field, value) in [
+        ("item:Subject", "<t:Subject>Other</t:Subject>"),
+        ("calendar:Location", "<t:Location>Hall</t:Location>"),
+    ] {
+        let r = ews
+            .call(&room, &update(&ck1, "NeverOverwrite", field, value))
+            .await;
+        assert_eq!(r.xml().codes(), ["ErrorIrresolvableConflict"], "{field}");
+    }
+    // AutoResolve with a stale key and a different value: resolved by overwriting, counted.
     let r = ews
         .call(
             &room,
@@ -418,38 +416,36 @@ async fn update_item_applies_changes_and_detects_conflicts() {
                 "AutoResolve",
                 "item:Subject",
                 "<t:Subject>Other</t:Subject>",
-            ),
-        )
-        .await;
-    assert_eq!(r.xml().codes(), ["ErrorIrresolvableConflict"]);
-    // AutoResolve with the server's value: resolved, counted.
-    let r = ews
-        .call(
-            &room,
-            &update(
-                &ck1,
-                "AutoResolve",
-                "item:Subject",
-                "<t:Subject>Renamed</t:Subject>",
             ),
         )
         .await;
     let doc = r.xml();
-    assert_eq!(doc.codes(), ["NoError"]);
+    assert_eq!(doc.codes(), ["NoError"], "{}", r.text());
     assert_eq!(doc.text_of("Count"), "1");
-    // A stale key on a property that did not change meanwhile is no conflict.
+    // AutoResolve with a stale key on a property that did not change meanwhile: no conflict.
     let r = ews
         .call(
             &room,
             &update(
                 &ck1,
-                "NeverOverwrite",
+                "AutoResolve",
                 "calendar:Location",
                 "<t:Location>Hall</t:Location>",
             ),
         )
         .await;
-    assert_eq!(r.xml().codes(), ["NoError"], "{}", r.text());
+    let doc = r.xml();
+    assert_eq!(doc.codes(), ["NoError"], "{}", r.text());
+    assert_eq!(doc.text_of("Count"), "0");
+    let got = ews
+        .call(
+            &room,
+            &get_item(&[&id], "IdOnly", &["item:Subject", "calendar:Location"]),
+        )
+        .await
+        .xml();
+    assert_eq!(got.text_of("Subject"), "Other");
+    assert_eq!(got.text_of("Location"), "Hall");
     // AlwaysOverwrite wins.
     let r = ews
         .call(
@@ -462,7 +458,26 @@ async fn update_item_applies_changes_and_detects_conflicts() {
             ),
         )
         .await;
-    assert_eq!(r.xml().codes(), ["NoError"]);
+    let doc = r.xml();
+    assert_eq!(doc.codes(), ["NoError"]);
+    assert_eq!(doc.text_of("Count"), "1");
+    let (_, ck2) = first_item_id(&doc);
+    // A current key with NeverOverwrite applies.
+    let r = ews
+        .call(
+            &room,
+            &update(
+                &ck2,
+                "NeverOverwrite",
+                "calendar:Location",
+                "<t:Location>Annex</t:Location>",
+            ),
+        )
+        .await;
+    let doc = r.xml();
+    assert_eq!(doc.codes(), ["NoError"], "{}", r.text());
+    assert_eq!(doc.text_of("Count"), "0");
+    let (_, ck2) = first_item_id(&doc);
     let got = ews
         .call(
             &room,
@@ -471,7 +486,7 @@ async fn update_item_applies_changes_and_detects_conflicts() {
         .await
         .xml();
     assert_eq!(got.text_of("Subject"), "Forced");
-    assert_eq!(got.text_of("Location"), "Hall");
+    assert_eq!(got.text_of("Location"), "Annex");
 
     // Malformed and foreign change keys; the required attribute; property mismatch.
     let r = ews

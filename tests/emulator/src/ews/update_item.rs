@@ -10,12 +10,16 @@
 //! - no `ChangeKey`: no conflict detection (the update applies);
 //! - a `ChangeKey` that cannot be parsed: `ErrorInvalidChangeKey`;
 //! - a `ChangeKey` of another item, or newer than the item: `ErrorStaleObject`;
-//! - `NeverOverwrite` (`FailOnAnyConflict`): any conflicting property →
-//!   `ErrorIrresolvableConflict`;
-//! - `AutoResolve` (the default): a conflicting property whose new value equals the server's
-//!   value is resolved (counted in `ConflictResults`); a real difference →
-//!   `ErrorIrresolvableConflict`;
-//! - `AlwaysOverwrite`: the client wins; `ConflictResults` counts the overwritten properties.
+//! - a stale `ChangeKey` (the item changed after the client's version) is a conflict
+//!   (MS-OXWSCORE 3.1.4.9.4.1, `t:ConflictResolutionType`):
+//!   - `NeverOverwrite`: `ErrorIrresolvableConflict`, whatever properties are set;
+//!   - `AutoResolve` (the default): Exchange "will in most cases overwrite the existing
+//!     value"; the emulator always overwrites (the documented exception, a `Sensitivity`
+//!     retained, is not modelled);
+//!   - `AlwaysOverwrite`: the client wins.
+//!
+//!   `ConflictResults/Count` counts the set properties that changed on the server after the
+//!   client's version.
 //!
 //! # Calendar rules
 //! `SendMeetingInvitationsOrCancellations` is required for calendar items
@@ -32,7 +36,7 @@ use super::fault::{EwsFault, ResponseError};
 use super::writer::{OpResponse, ResponseBuilder, XmlWriter, write_items, write_no_items};
 use crate::calendar::Store;
 use crate::calendar::ids::{ItemRef, decode_change_key};
-use crate::calendar::item::{Item, ItemKind};
+use crate::calendar::item::ItemKind;
 use crate::calendar::parse::{ItemElement, ParsedProp, PropPath, TimeContext, parse_item};
 use crate::calendar::service::{
     Notify, append_prop, delete_prop, item_not_found, locate_for_change, save_update, set_prop,
@@ -243,46 +247,6 @@ fn parse_updates(updates_el: &Element, time: &TimeContext) -> Result<Vec<Update>
     Ok(updates)
 }
 
-/// A comparable rendering of one property, to tell a real conflict from an equal value.
-fn field_value(item: &Item, path: &PropPath) -> String {
-    match path {
-        PropPath::Extended(uri) => {
-            format!("{:?}", item.extended_property(&uri.key()).map(|p| &p.value))
-        }
-        PropPath::Field(field) => {
-            let cal = item.calendar();
-            match *field {
-                "item:Subject" => item.subject.clone(),
-                "item:Body" => format!("{:?}", item.body),
-                "item:Sensitivity" => item.sensitivity.as_str().to_owned(),
-                "item:Importance" => item.importance.as_str().to_owned(),
-                "item:Categories" => item.categories.join("\u{1}"),
-                "item:ReminderIsSet" => item.reminder_is_set.to_string(),
-                "item:ReminderMinutesBeforeStart" => item.reminder_minutes.to_string(),
-                other => format!(
-                    "{other}={:?}",
-                    cal.map(|c| match other {
-                        "calendar:Start" => format!("{:?}", c.start),
-                        "calendar:End" => format!("{:?}", c.end),
-                        "calendar:Location" => format!("{:?}", c.location),
-                        "calendar:IsAllDayEvent" => c.is_all_day.to_string(),
-                        "calendar:LegacyFreeBusyStatus" => c.free_busy.as_str().to_owned(),
-                        "calendar:RequiredAttendees" => format!("{:?}", c.required_attendees),
-                        "calendar:OptionalAttendees" => format!("{:?}", c.optional_attendees),
-                        "calendar:Resources" => format!("{:?}", c.resources),
-                        "calendar:Recurrence" => format!("{:?}", c.recurrence),
-                        "calendar:StartTimeZone" | "calendar:MeetingTimeZone" =>
-                            c.start_zone.id().to_owned(),
-                        "calendar:EndTimeZone" => c.end_zone.id().to_owned(),
-                        "calendar:UID" => c.uid.clone(),
-                        _ => String::new(),
-                    })
-                ),
-            }
-        }
-    }
-}
-
 fn update_path(update: &Update) -> &PropPath {
     match update {
         Update::Set(p) | Update::Append(p) => &p.path,
@@ -360,30 +324,22 @@ fn update_one(
             Update::Delete(path) => delete_prop(&mut updated, path, occurrence)?,
         }
     }
-    // Conflict detection against the version the client saw.
+    // Conflict detection against the version the client saw (MS-OXWSCORE 3.1.4.9.4.1).
     let mut conflicts = 0usize;
     if let Some(version) = client_version.filter(|v| *v < before.version.max(stored_version)) {
-        for update in &updates {
-            let path = update_path(update);
-            if before.field_version(&path.name()) <= version {
-                continue;
-            }
-            let resolvable = match options.resolution {
-                ConflictResolution::NeverOverwrite => false,
-                ConflictResolution::AutoResolve => {
-                    field_value(&before, path) == field_value(&updated, path)
-                }
-                ConflictResolution::AlwaysOverwrite => true,
-            };
-            if !resolvable {
-                return Err(ResponseError::new(
-                    "ErrorIrresolvableConflict",
-                    "The send or update operation could not be performed because the change key passed in the request does not match the current change key for the item.",
-                )
-                .into());
-            }
-            conflicts += 1;
+        if options.resolution == ConflictResolution::NeverOverwrite {
+            return Err(ResponseError::new(
+                "ErrorIrresolvableConflict",
+                "The send or update operation could not be performed because the change key passed in the request does not match the current change key for the item.",
+            )
+            .into());
         }
+        // AutoResolve and AlwaysOverwrite: the client's values win; the properties that
+        // changed on the server after the client's version are the conflicts reported.
+        conflicts = updates
+            .iter()
+            .filter(|u| before.field_version(&update_path(u).name()) > version)
+            .count();
     }
     let fields: Vec<String> = updates.iter().map(|u| update_path(u).name()).collect();
     let notify = match options.send {
