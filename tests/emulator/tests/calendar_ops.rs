@@ -329,6 +329,53 @@ async fn calendar_view_errors_are_exchanges() {
 }
 
 #[tokio::test]
+async fn calendar_view_over_the_find_count_limit_needs_max_entries_returned() {
+    let emu = start().await;
+    let ews = Ews::new(&emu).await;
+    let room = imp(ROOM);
+    let cal = folder("calendar", None);
+    // Two daily series of 600 occurrences: 1,200 entries in the view.
+    for hour in ["08", "12"] {
+        let series = format!(
+            r#"<t:Subject>Daily {hour}</t:Subject><t:Start>2026-01-01T{hour}:00:00Z</t:Start><t:End>2026-01-01T{hour}:30:00Z</t:End><t:Recurrence><t:DailyRecurrence><t:Interval>1</t:Interval></t:DailyRecurrence><t:NumberedRecurrence><t:StartDate>2026-01-01</t:StartDate><t:NumberOfOccurrences>600</t:NumberOfOccurrences></t:NumberedRecurrence></t:Recurrence>"#
+        );
+        ews_create(&ews, &room, &cal, &series).await;
+    }
+    let (start, end) = ("2026-01-01T00:00:00Z", "2027-12-01T00:00:00Z");
+    // Unpaged: the EWSFindCountLimit (1000) refuses the whole view.
+    let r = ews
+        .call(&room, &calendar_view(&cal, start, end, None))
+        .await;
+    let doc = r.xml();
+    assert_eq!(doc.codes(), ["ErrorExceededFindCountLimit"], "{}", r.text());
+    assert!(doc.all("CalendarItem").is_empty());
+    // Paged: truncated to MaxEntriesReturned, and to 1000 above it.
+    for (max, shown) in [(250, 250), (5000, 1000)] {
+        let r = ews
+            .call(&room, &calendar_view(&cal, start, end, Some(max)))
+            .await;
+        let doc = r.xml();
+        assert_eq!(doc.codes(), ["NoError"], "{max}");
+        assert_eq!(doc.all("CalendarItem").len(), shown, "{max}");
+        let root = doc.find("RootFolder").unwrap();
+        assert_eq!(root.attr("TotalItemsInView"), Some("1200"));
+        assert_eq!(root.attr("IncludesLastItemInRange"), Some("false"));
+    }
+    // Exactly at the limit, unpaged, is answered in full.
+    let r = ews
+        .call(
+            &room,
+            &calendar_view(&cal, start, "2027-05-16T00:00:00Z", None),
+        )
+        .await;
+    let doc = r.xml();
+    assert_eq!(doc.codes(), ["NoError"], "{}", r.text());
+    assert_eq!(doc.all("CalendarItem").len(), 1000);
+    let root = doc.find("RootFolder").unwrap();
+    assert_eq!(root.attr("IncludesLastItemInRange"), Some("true"));
+}
+
+#[tokio::test]
 async fn indexed_view_with_an_extended_property_restriction_finds_masters() {
     let emu = start().await;
     let ews = Ews::new(&emu).await;

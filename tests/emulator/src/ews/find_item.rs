@@ -3,9 +3,12 @@
 //!
 //! `CalendarView` (`StartDate`, `EndDate`, optional `MaxEntriesReturned`): single items,
 //! occurrences and exceptions overlapping `[StartDate, EndDate)` (an item ending exactly at
-//! `StartDate` is included, one starting at `EndDate` is not), ordered by start. When more
-//! entries exist than `MaxEntriesReturned` (or the `EWSFindCountLimit` of 1000), the first ones
-//! are returned with `TotalItemsInView` = all of them and `IncludesLastItemInRange="false"`.
+//! `StartDate` is included, one starting at `EndDate` is not), ordered by start. Without
+//! `MaxEntriesReturned`, more than the `EWSFindCountLimit` of 1000 entries in the range is
+//! `ErrorExceededFindCountLimit` (an unpaged request over the policy limit fails; Exchange
+//! Online's policy value is 1000). With `MaxEntriesReturned`, when more entries exist than it
+//! (or than 1000), the first ones are returned with `TotalItemsInView` = all of them and
+//! `IncludesLastItemInRange="false"`.
 //! Errors: `EndDate` before `StartDate` → `ErrorCalendarEndDateIsEarlierThanStartDate`; more
 //! than two years → `ErrorCalendarViewRangeTooBig`; a folder other than a calendar →
 //! `ErrorCalendarFolderIsInvalidForCalendarView`; with `Restriction` or `SortOrder` →
@@ -42,6 +45,14 @@ use crate::calendar::timezone::WindowsZone;
 
 /// `EWSFindCountLimit` of Exchange Online.
 pub const FIND_COUNT_LIMIT: usize = 1000;
+
+/// An unpaged find over the `EWSFindCountLimit` (Exchange's wording).
+fn find_count_exceeded() -> ResponseError {
+    ResponseError::new(
+        "ErrorExceededFindCountLimit",
+        "You have exceeded the maximum number of objects that can be returned for the find operation. Use paging to reduce the result size and try your request again.",
+    )
+}
 
 #[derive(Debug, Clone)]
 enum View {
@@ -358,6 +369,9 @@ fn find_in_folder(
             }
             let entries = mailbox.calendar_view(start, end, |item| can_see(item, &rights));
             let total = entries.len();
+            if max.is_none() && total > FIND_COUNT_LIMIT {
+                return Err(find_count_exceeded().into());
+            }
             let limit = max.unwrap_or(FIND_COUNT_LIMIT).min(FIND_COUNT_LIMIT);
             let shown = &entries[..total.min(limit)];
             let includes_last = shown.len() == total;
