@@ -697,6 +697,62 @@ async fn updating_and_deleting_occurrences_make_exceptions_and_deleted_occurrenc
 }
 
 #[tokio::test]
+async fn moving_an_occurrence_may_restate_the_series_time_zone() {
+    let emu = start().await;
+    let ews = Ews::new(&emu).await;
+    let room = imp(ROOM);
+    let cal = folder("calendar", None);
+    ews_create(&ews, &room, &cal, WEEKLY_BERLIN).await;
+    let view = ews
+        .call(
+            &room,
+            &calendar_view(&cal, "2026-03-01T00:00:00Z", "2026-05-01T00:00:00Z", None),
+        )
+        .await
+        .xml();
+    let second = view.all("ItemId")[1].attr("Id").unwrap().to_owned();
+    // Start, End and both zones, as exchangelib sends them on every start/end change.
+    let moving = |zone: &str| {
+        format!(
+            r#"<m:UpdateItem ConflictResolution="AutoResolve" SendMeetingInvitationsOrCancellations="SendToNone"><m:ItemChanges><t:ItemChange><t:ItemId Id="{second}"/><t:Updates><t:SetItemField><t:FieldURI FieldURI="calendar:Start"/><t:CalendarItem><t:Start>2026-03-23T12:00:00Z</t:Start></t:CalendarItem></t:SetItemField><t:SetItemField><t:FieldURI FieldURI="calendar:End"/><t:CalendarItem><t:End>2026-03-23T13:00:00Z</t:End></t:CalendarItem></t:SetItemField><t:SetItemField><t:FieldURI FieldURI="calendar:StartTimeZone"/><t:CalendarItem><t:StartTimeZone Id="{zone}"/></t:CalendarItem></t:SetItemField><t:SetItemField><t:FieldURI FieldURI="calendar:EndTimeZone"/><t:CalendarItem><t:EndTimeZone Id="{zone}"/></t:CalendarItem></t:SetItemField></t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>"#
+        )
+    };
+    // Another zone than the series' is a series-level change: refused, naming the property
+    // in Exchange's attribute form.
+    let r = ews.call(&room, &moving("Pacific Standard Time")).await;
+    assert_eq!(r.xml().codes(), ["ErrorInvalidPropertySet"]);
+    assert!(
+        r.text()
+            .contains(r#"<t:FieldURI FieldURI="calendar:StartTimeZone"/>"#),
+        "{}",
+        r.text()
+    );
+    let r = ews.call(&room, &moving("W. Europe Standard Time")).await;
+    assert_eq!(r.xml().codes(), ["NoError"], "{}", r.text());
+    let doc = ews
+        .call(
+            &room,
+            &get_item(
+                &[&second],
+                "IdOnly",
+                &[
+                    "calendar:Start",
+                    "calendar:CalendarItemType",
+                    "calendar:StartTimeZone",
+                ],
+            ),
+        )
+        .await
+        .xml();
+    assert_eq!(doc.text_of("Start"), "2026-03-23T12:00:00Z");
+    assert_eq!(doc.text_of("CalendarItemType"), "Exception");
+    assert_eq!(
+        doc.find("StartTimeZone").unwrap().attr("Id"),
+        Some("W. Europe Standard Time")
+    );
+}
+
+#[tokio::test]
 async fn delete_item_rules_and_move_to_deleted_items() {
     let emu = start().await;
     let ews = Ews::new(&emu).await;

@@ -328,7 +328,14 @@ pub fn set_prop(item: &mut Item, prop: &ParsedProp, occurrence: bool) -> Result<
             cal.item_type = CalendarItemType::RecurringMaster;
         }
         PropValue::StartTimeZone(z) => {
-            let cal = calendar_to_set(item, path, occurrence)?;
+            // An occurrence keeps the series' zone; setting it to that zone (as clients do with
+            // every Start/End change) is accepted, another zone is not.
+            let same_zone = item.calendar().is_some_and(|c| {
+                c.start_zone.id() == z.id()
+                    && (*path != PropPath::Field("calendar:MeetingTimeZone")
+                        || c.end_zone.id() == z.id())
+            });
+            let cal = calendar_to_set(item, path, occurrence && !same_zone)?;
             cal.start_zone = z.clone();
             // Exchange 2007's MeetingTimeZone names both ends.
             if *path == PropPath::Field("calendar:MeetingTimeZone") {

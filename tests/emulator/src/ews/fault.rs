@@ -20,6 +20,9 @@ pub enum MessageXml {
         /// The text.
         value: String,
     },
+    /// `<t:FieldURI FieldURI="uri"/>`: the property an error is about, in the attribute form
+    /// Exchange writes.
+    FieldUri(String),
     /// `<t:name>text</t:name>` (e.g. `LineNumber`, `LinePosition`, `Violation`).
     Element {
         /// Local name in the types namespace.
@@ -32,10 +35,7 @@ pub enum MessageXml {
 impl MessageXml {
     /// A `t:FieldURI` entry naming the property an error is about (`item:Subject`).
     pub fn field_uri(uri: impl Into<String>) -> Self {
-        Self::Element {
-            name: "FieldURI".into(),
-            text: uri.into(),
-        }
+        Self::FieldUri(uri.into())
     }
 
     /// A `t:Value Name=..` entry.

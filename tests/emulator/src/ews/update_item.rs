@@ -27,7 +27,9 @@
 //! Updating an occurrence id turns the occurrence into an exception (the master changes too);
 //! moving it past a neighbouring occurrence is `ErrorOccurrenceCrossingBoundary`; series-level
 //! properties (`Recurrence`, `UID`, `StartTimeZone`) cannot be set on an occurrence
-//! (`ErrorInvalidPropertySet`). An organizer's update with invitations other than `SendToNone`
+//! (`ErrorInvalidPropertySet`), except `StartTimeZone` set to the series' own zone, which
+//! clients send with every Start/End change (exchangelib's `test_change_occurrence_via_index`
+//! does so against Exchange Online). An organizer's update with invitations other than `SendToNone`
 //! is delivered to the attendees (see [`crate::calendar::meetings`]).
 
 use super::context::{Need, OpContext, OpError};

@@ -363,6 +363,9 @@ pub fn write_message_xml(w: &mut XmlWriter, element: &str, entries: &[MessageXml
             MessageXml::Value { name, value } => {
                 w.leaf_with("t:Value", &[("Name", name)], value);
             }
+            MessageXml::FieldUri(uri) => {
+                w.empty("t:FieldURI", &[("FieldURI", uri)]);
+            }
             MessageXml::Element { name, text } => {
                 w.leaf(&format!("t:{name}"), text);
             }
