@@ -6,11 +6,10 @@
 //! refused (Entra tokens are a few KiB; anything far larger did not come
 //! from Entra ID, and would only cost the component its memory).
 
-use serde::Deserialize;
-
 use super::AuthContext;
 use super::entra::{self, EntraError};
 use super::form;
+use super::json::{self, JsonError, Number, NumberOrString, Reader};
 use super::token::{AccessToken, RefreshToken};
 use crate::error::Error;
 use crate::platform::{HttpRequest, HttpResponse, Level, Platform, TransportError, TransportKind};
@@ -100,24 +99,39 @@ pub fn issue(
     }
 }
 
-#[derive(Deserialize)]
+/// The members of a token answer the component reads.
 struct TokenBody {
-    #[serde(default)]
     token_type: Option<String>,
-    #[serde(default)]
     access_token: Option<String>,
-    #[serde(default)]
-    expires_in: Option<Lifetime>,
-    #[serde(default)]
+    /// A number in v2 answers, a string in v1 answers.
+    expires_in: Option<NumberOrString>,
     refresh_token: Option<String>,
 }
 
-/// `expires_in` is a number in v2 answers and a string in v1 answers.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Lifetime {
-    Number(u64),
-    Text(String),
+impl TokenBody {
+    /// Reads a token answer: a JSON object whose known members have their
+    /// types (`null` as absent) and appear once.
+    fn parse(body: &[u8]) -> Result<Self, JsonError> {
+        let (mut kind, mut access, mut lifetime, mut refresh) = (None, None, None, None);
+        Reader::object(body, |key, value| match key {
+            "token_type" => json::once(&mut kind, value.read_optional_string()?),
+            "access_token" => json::once(&mut access, value.read_optional_string()?),
+            "expires_in" => json::once(&mut lifetime, value.read_optional_number_or_string()?),
+            "refresh_token" => json::once(&mut refresh, value.read_optional_string()?),
+            _ => value.skip(),
+        })?;
+        // `expires_in` as a number is a whole number of seconds, or the
+        // answer is not a token answer.
+        if let Some(Some(NumberOrString::Number(Number::Negative(_) | Number::Other))) = lifetime {
+            return Err(JsonError("expires_in is not a number of seconds"));
+        }
+        Ok(Self {
+            token_type: kind.flatten(),
+            access_token: access.flatten(),
+            expires_in: lifetime.flatten(),
+            refresh_token: refresh.flatten(),
+        })
+    }
 }
 
 const AUTHORITY_FIX: &str = "Check that ExchangeAuthorityUrl is the Entra ID authority (normally \
@@ -146,7 +160,7 @@ pub fn read_answer(url: &str, response: &HttpResponse) -> Result<Answer, Error> 
         ));
     }
     if status == 200 {
-        let body: TokenBody = serde_json::from_slice(&response.body).map_err(|_| {
+        let body = TokenBody::parse(&response.body).map_err(|_| {
             Error::protocol(
                 format!(
                     "The token endpoint {url} answered HTTP 200 with {}, not a JSON token.",
@@ -222,8 +236,10 @@ fn issued(url: &str, body: TokenBody) -> Result<Issued, Error> {
         .filter(|t| !t.trim().is_empty())
         .ok_or_else(|| missing("an access_token"))?;
     let expires_in = match body.expires_in {
-        Some(Lifetime::Number(n)) => n,
-        Some(Lifetime::Text(text)) => text
+        Some(NumberOrString::Number(Number::Unsigned(n))) => n,
+        // Refused while parsing.
+        Some(NumberOrString::Number(_)) => return Err(missing("a numeric expires_in")),
+        Some(NumberOrString::String(text)) => text
             .trim()
             .parse()
             .map_err(|_| missing("a numeric expires_in"))?,

@@ -8,9 +8,8 @@
 //! codes fall back to the OAuth error, the first line of the description and
 //! a pointer to the sign-in logs.
 
-use serde::Deserialize;
-
 use super::AuthContext;
+use super::json::{self, JsonError, Reader};
 use crate::config::Credential;
 use crate::error::AuthFailure;
 use crate::safe_text;
@@ -32,17 +31,37 @@ pub struct EntraError {
     pub correlation_id: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// The members of an error answer the component reads.
 struct ErrorBody {
     error: String,
-    #[serde(default)]
     error_description: String,
-    #[serde(default)]
     error_codes: Vec<i64>,
-    #[serde(default)]
     trace_id: Option<String>,
-    #[serde(default)]
     correlation_id: Option<String>,
+}
+
+impl ErrorBody {
+    /// Reads an error answer: a JSON object with an `error` string; the
+    /// other known members are optional, of their types, and appear once.
+    fn parse(body: &[u8]) -> Result<Self, JsonError> {
+        let (mut error, mut description, mut codes, mut trace, mut correlation) =
+            (None, None, None, None, None);
+        Reader::object(body, |key, value| match key {
+            "error" => json::once(&mut error, value.read_string()?),
+            "error_description" => json::once(&mut description, value.read_string()?),
+            "error_codes" => json::once(&mut codes, value.read_i64_array()?),
+            "trace_id" => json::once(&mut trace, value.read_optional_string()?),
+            "correlation_id" => json::once(&mut correlation, value.read_optional_string()?),
+            _ => value.skip(),
+        })?;
+        Ok(Self {
+            error: error.ok_or(JsonError("no error member"))?,
+            error_description: description.unwrap_or_default(),
+            error_codes: codes.unwrap_or_default(),
+            trace_id: trace.flatten(),
+            correlation_id: correlation.flatten(),
+        })
+    }
 }
 
 const MAX_DESCRIPTION: usize = 300;
@@ -54,7 +73,7 @@ const MAX_CODES: usize = 16;
 /// JSON without an `error` string). Every text in it is made safe to show
 /// ([`safe_text`]).
 pub fn parse_error(status: u16, body: &[u8]) -> Option<EntraError> {
-    let parsed: ErrorBody = serde_json::from_slice(body).ok()?;
+    let parsed = ErrorBody::parse(body).ok()?;
     let first_line = parsed.error_description.lines().next().unwrap_or_default();
     Some(EntraError {
         status,

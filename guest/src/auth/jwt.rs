@@ -8,17 +8,16 @@
 //! only builds the text to sign (`b64url(header).b64url(claims)`) and joins
 //! the signature; the host signs.
 
+use super::json::Writer;
+use crate::config::Thumbprint;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::Serialize;
-
-use crate::config::Thumbprint;
 
 /// How long an assertion is valid: Entra accepts at most 10 minutes.
 pub const LIFETIME_SECS: u64 = 5 * 60;
 
 /// The JOSE header.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
     /// Always `RS256`.
     pub alg: &'static str,
@@ -40,7 +39,7 @@ impl Header {
 }
 
 /// The claims of a client assertion.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claims {
     /// The token endpoint URL.
     pub aud: String,
@@ -80,18 +79,30 @@ pub fn x5t(thumbprint: &Thumbprint) -> String {
 
 /// `base64url(header) "." base64url(claims)`: the bytes the host signs.
 pub fn signing_input(header: &Header, claims: &Claims) -> String {
-    format!("{}.{}", encode_json(header), encode_json(claims))
+    let header = Writer::new()
+        .string("alg", header.alg)
+        .string("typ", header.typ)
+        .string("x5t", &header.x5t)
+        .finish();
+    let claims = Writer::new()
+        .string("aud", &claims.aud)
+        .string("iss", &claims.iss)
+        .string("sub", &claims.sub)
+        .string("jti", &claims.jti)
+        .number("nbf", claims.nbf)
+        .number("iat", claims.iat)
+        .number("exp", claims.exp)
+        .finish();
+    format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header),
+        URL_SAFE_NO_PAD.encode(claims)
+    )
 }
 
 /// The compact JWS: the signing input, a dot, and the base64url signature.
 pub fn compact(signing_input: &str, signature: &[u8]) -> String {
     format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature))
-}
-
-fn encode_json(value: &impl Serialize) -> String {
-    // Serialising these plain structs cannot fail (string and number fields only).
-    let json = serde_json::to_vec(value).unwrap_or_default();
-    URL_SAFE_NO_PAD.encode(json)
 }
 
 /// A random (version 4) UUID in its lower-case text form, from 16 random bytes.

@@ -21,6 +21,7 @@ pub mod client_secret;
 pub mod endpoint;
 pub mod entra;
 pub mod form;
+pub mod json;
 pub mod jwt;
 pub mod password;
 pub mod token;
