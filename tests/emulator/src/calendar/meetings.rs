@@ -507,3 +507,117 @@ pub fn new_uid() -> String {
     }
     uid
 }
+
+/// An attendee's answer to a meeting (`AcceptItem`, `TentativelyAcceptItem`, `DeclineItem`
+/// sent with `SendOnly` or `SendAndSaveCopy`), on the attendee's calendar item `key`.
+///
+/// - The attendee's item gets `MyResponseType` `response` and free/busy `Busy` (accept) or
+///   `Tentative`; a decline moves it to Deleted Items.
+/// - The organizer, when it has a mailbox here, gets a `MeetingResponse` in its Inbox and the
+///   attendee's `ResponseType`/`LastResponseTime` in its item are updated (response tracking).
+/// - `save_copy` keeps the response in the attendee's Sent Items.
+///
+/// Returns the attendee's calendar item afterwards (`None` after a decline).
+pub fn respond(
+    store: &mut Store,
+    directory: &Directory,
+    attendee: &str,
+    key: ItemKey,
+    response: ResponseType,
+    save_copy: bool,
+    now: Timestamp,
+) -> Option<ItemKey> {
+    let item = store.mailbox(attendee)?.get(key)?.clone();
+    let cal = item.calendar()?.clone();
+    let free_busy = match response {
+        ResponseType::Accept => FreeBusy::Busy,
+        ResponseType::Tentative => FreeBusy::Tentative,
+        _ => FreeBusy::Free,
+    };
+    let fields = [
+        "calendar:MyResponseType".to_owned(),
+        "calendar:LegacyFreeBusyStatus".to_owned(),
+    ];
+    store
+        .mailbox_mut(attendee)
+        .update(key, now, &fields, |item, _| {
+            if let Some(c) = item.calendar_mut() {
+                c.my_response_type = response;
+                c.free_busy = free_busy;
+                for exception in c.exceptions.values_mut() {
+                    if let Some(e) = exception.calendar_mut() {
+                        e.my_response_type = response;
+                        e.free_busy = free_busy;
+                    }
+                }
+            }
+        });
+    let kept = if response == ResponseType::Decline {
+        store
+            .mailbox_mut(attendee)
+            .move_to(key, FolderKind::DeletedItems, now);
+        None
+    } else {
+        Some(key)
+    };
+    let mut answer = meeting_message(MeetingMessageKind::Response(response), &item, &cal, "None");
+    if let ItemKind::MeetingMessage(m) = &mut answer.kind {
+        m.from = Some(EmailAddress::smtp(
+            attendee.to_owned(),
+            directory
+                .by_primary(attendee)
+                .and_then(|m| m.display_name.clone()),
+        ));
+    }
+    let organizer = cal
+        .organizer
+        .as_ref()
+        .and_then(|o| directory.by_any_address(&o.email))
+        .filter(|m| m.has_mailbox && !m.address.eq_ignore_ascii_case(attendee))
+        .map(|m| m.address.clone());
+    if let Some(organizer) = organizer {
+        if let Some(organizer_key) = find_by_uid(store, &organizer, &cal.uid) {
+            set_organizer_response(store, &organizer, organizer_key, attendee, response, now);
+        }
+        store
+            .mailbox_mut(&organizer)
+            .insert(FolderKind::Inbox, answer.clone(), now);
+    }
+    if save_copy {
+        if let ItemKind::MeetingMessage(m) = &mut answer.kind {
+            m.is_read = true;
+        }
+        store
+            .mailbox_mut(attendee)
+            .insert(FolderKind::SentItems, answer, now);
+    }
+    kept
+}
+
+/// A response saved, not sent (`MessageDisposition="SaveOnly"`): a draft `MeetingResponse` in
+/// the attendee's Drafts; the calendar and the organizer are untouched. Returns its key.
+pub fn save_response_draft(
+    store: &mut Store,
+    directory: &Directory,
+    attendee: &str,
+    meeting: &Item,
+    response: ResponseType,
+    now: Timestamp,
+) -> Option<ItemKey> {
+    let cal = meeting.calendar()?;
+    let mut draft = meeting_message(MeetingMessageKind::Response(response), meeting, cal, "None");
+    if let ItemKind::MeetingMessage(m) = &mut draft.kind {
+        m.is_read = true;
+        m.from = Some(EmailAddress::smtp(
+            attendee.to_owned(),
+            directory
+                .by_primary(attendee)
+                .and_then(|m| m.display_name.clone()),
+        ));
+    }
+    Some(
+        store
+            .mailbox_mut(attendee)
+            .insert(FolderKind::Drafts, draft, now),
+    )
+}

@@ -14,17 +14,27 @@
 //!   described in [`crate::calendar::meetings`] (room auto-accept included). The answer
 //!   carries the change key of the saved item; the acceptance of a room arrives as a later
 //!   change of the organizer's item, as in Exchange.
+//! - The response objects `AcceptItem`, `TentativelyAcceptItem` and `DeclineItem`
+//!   (`ReferenceItemId` to the attendee's meeting request or calendar item, `MessageDisposition`
+//!   required) answer a meeting: see [`crate::calendar::meetings::respond`]; the answer holds an
+//!   empty `m:Items` (`SaveOnly`: the draft `MeetingResponse`). Other response objects answer
+//!   `ErrorInvalidOperation`.
 
 use super::context::{Need, OpContext, OpError};
 use super::dom::{Element, MESSAGES_NS, TYPES_NS};
 use super::fault::{EwsFault, ResponseError};
 use super::writer::{OpResponse, ResponseBuilder, XmlWriter, write_items, write_no_items};
 use crate::calendar::Store;
-use crate::calendar::item::{EmailAddress, FolderKind, ItemKind};
-use crate::calendar::meetings::{MeetingChange, deliver, new_uid, prepare_new_calendar_item};
+use crate::calendar::ids::ItemRef;
+use crate::calendar::item::{
+    EmailAddress, FolderKind, Item, ItemKind, MeetingMessageKind, ResponseType,
+};
+use crate::calendar::meetings::{
+    MeetingChange, deliver, new_uid, prepare_new_calendar_item, respond, save_response_draft,
+};
 use crate::calendar::parse::{ItemElement, TimeContext, parse_item};
 use crate::calendar::render::folder_kind;
-use crate::calendar::service::{build_item, finalize_calendar};
+use crate::calendar::service::{build_item, finalize_calendar, item_not_found, locate_for_change};
 use crate::seed::FolderName;
 
 /// `SendMeetingInvitations` values.
@@ -173,6 +183,15 @@ fn create_one(
     disposition: Option<&str>,
     time: &TimeContext,
 ) -> Result<String, OpError> {
+    let response = match item_el.name.as_str() {
+        "AcceptItem" => Some(ResponseType::Accept),
+        "TentativelyAcceptItem" => Some(ResponseType::Tentative),
+        "DeclineItem" => Some(ResponseType::Decline),
+        _ => None,
+    };
+    if let Some(response) = response {
+        return respond_one(cx, item_el, disposition, response);
+    }
     let element = match item_el.name.as_str() {
         "CalendarItem" => ItemElement::Calendar,
         "Message" => ItemElement::Message,
@@ -185,9 +204,6 @@ fn create_one(
         | "MeetingRequest"
         | "MeetingResponse"
         | "MeetingCancellation"
-        | "AcceptItem"
-        | "TentativelyAcceptItem"
-        | "DeclineItem"
         | "ReplyToItem"
         | "ForwardItem"
         | "ReplyAllToItem"
@@ -311,4 +327,115 @@ fn create_one(
         );
     }
     Ok(w.into_string())
+}
+
+/// `AcceptItem`, `TentativelyAcceptItem`, `DeclineItem`: the acting attendee answers the meeting
+/// that `ReferenceItemId` names (its meeting request or its calendar item). See
+/// [`crate::calendar::meetings::respond`] for what it changes.
+fn respond_one(
+    cx: &mut OpContext<'_>,
+    item_el: &Element,
+    disposition: Option<&str>,
+    response: ResponseType,
+) -> Result<String, OpError> {
+    let Some(disposition) = disposition else {
+        return Err(ResponseError::new(
+            "ErrorMessageDispositionRequired",
+            "The MessageDisposition attribute is required for messages.",
+        )
+        .into());
+    };
+    let mut reference = None;
+    for child in &item_el.children {
+        if child.namespace != TYPES_NS {
+            return Err(EwsFault::unexpected_child(item_el, child).into());
+        }
+        if child.name == "ReferenceItemId" {
+            reference = Some(child);
+        }
+    }
+    let Some(reference) = reference else {
+        return Err(ResponseError::new(
+            "ErrorMissingInformationReferenceItemId",
+            "The ReferenceItemId is missing.",
+        )
+        .into());
+    };
+    let mut id_el = reference.clone();
+    id_el.name = "ItemId".into();
+    let (located, entry) = locate_for_change(cx, &id_el, |own| Need::EditItems { own })?;
+    if matches!(located.item, ItemRef::Occurrence { .. }) {
+        return Err(ResponseError::new(
+            "ErrorInvalidOperation",
+            "The emulator answers whole meetings only; responding to one occurrence is not supported.",
+        )
+        .into());
+    }
+    let not_a_meeting = || {
+        ResponseError::new(
+            "ErrorInvalidOperation",
+            "A response can only be made to a meeting request or to a meeting in the calendar of an attendee.",
+        )
+    };
+    // The attendee's calendar item: the item itself, or the request's associated item.
+    let calendar_key = match &entry.item.kind {
+        ItemKind::Calendar(cal) => {
+            if cal
+                .organizer
+                .as_ref()
+                .is_none_or(|o| o.same_address(&located.mailbox))
+                || !cal.is_meeting
+            {
+                return Err(ResponseError::new(
+                    "ErrorInvalidOperation",
+                    "The organizer of a meeting cannot respond to it.",
+                )
+                .into());
+            }
+            entry.item.key
+        }
+        ItemKind::MeetingMessage(m) if m.kind == MeetingMessageKind::Request => m
+            .associated_calendar_item
+            .filter(|k| {
+                cx.state
+                    .calendar
+                    .mailbox(&located.mailbox)
+                    .and_then(|mb| mb.get(*k))
+                    .is_some_and(|i| i.folder == FolderKind::Calendar)
+            })
+            .ok_or_else(item_not_found)?,
+        _ => return Err(not_a_meeting().into()),
+    };
+    let now = cx.now;
+    let directory = &cx.state.directory;
+    let store = &mut cx.state.calendar;
+    if disposition == "SaveOnly" {
+        let meeting: Item = store
+            .mailbox(&located.mailbox)
+            .and_then(|m| m.get(calendar_key))
+            .cloned()
+            .ok_or_else(item_not_found)?;
+        let key = save_response_draft(store, directory, &located.mailbox, &meeting, response, now)
+            .ok_or_else(not_a_meeting)?;
+        let mailbox = store.mailbox(&located.mailbox).ok_or_else(item_not_found)?;
+        let saved = mailbox.get(key).ok_or_else(item_not_found)?;
+        let mut w = XmlWriter::new();
+        w.start("t:MeetingResponse", &[]);
+        let id = store.item_id(&mailbox.item_ref(key));
+        let ck = Store::change_key(saved);
+        w.empty("t:ItemId", &[("Id", &id), ("ChangeKey", &ck)]);
+        w.end("t:MeetingResponse");
+        return Ok(w.into_string());
+    }
+    respond(
+        store,
+        directory,
+        &located.mailbox,
+        calendar_key,
+        response,
+        disposition == "SendAndSaveCopy",
+        now,
+    );
+    // As in the documented answer: an empty `m:Items`.
+    Ok(String::new())
 }
