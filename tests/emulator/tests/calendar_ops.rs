@@ -1021,3 +1021,70 @@ async fn time_zone_context_applies_to_times_without_offset() {
         .unwrap();
     assert_eq!(r.xml().codes(), ["ErrorTimeZone"]);
 }
+
+#[tokio::test]
+async fn exchange_online_field_uris_and_folder_names_are_valid() {
+    let emu = start().await;
+    let ews = Ews::new(&emu).await;
+    let room = imp(ROOM);
+    let cal = folder("calendar", None);
+    let (id, _) = ews_create(&ews, &room, &cal, "<t:Subject>Fields</t:Subject><t:Start>2026-05-04T08:00:00Z</t:Start><t:End>2026-05-04T09:00:00Z</t:End>").await;
+    // Properties of other item types: valid, and not returned for a calendar item.
+    let other_types = [
+        "contacts:DisplayName",
+        "task:DueDate",
+        "postitem:PostedTime",
+        "distributionlist:Members",
+        "message:ReminderMessageData",
+    ];
+    let mut fields = vec!["item:Subject"];
+    fields.extend(other_types);
+    let r = ews.call(&room, &get_item(&[&id], "IdOnly", &fields)).await;
+    let doc = r.xml();
+    assert_eq!(doc.codes(), ["NoError"], "{}", r.text());
+    assert_eq!(doc.text_of("Subject"), "Fields");
+    for absent in [
+        "DisplayName",
+        "DueDate",
+        "PostedTime",
+        "Members",
+        "ReminderMessageData",
+    ] {
+        assert!(doc.find(absent).is_none(), "{absent} in {}", r.text());
+    }
+    let find = format!(
+        r#"<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties><t:FieldURI FieldURI="task:Status"/><t:FieldURI FieldURI="contacts:CompanyName"/></t:AdditionalProperties></m:ItemShape><m:IndexedPageItemView MaxEntriesReturned="10" Offset="0" BasePoint="Beginning"/><m:ParentFolderIds>{cal}</m:ParentFolderIds></m:FindItem>"#
+    );
+    let r = ews.call(&room, &find).await;
+    assert_eq!(r.xml().codes(), ["NoError"], "{}", r.text());
+    assert_eq!(r.xml().all("CalendarItem").len(), 1);
+    // A value outside the enumeration is still a schema error.
+    let r = ews
+        .call(
+            &room,
+            &get_item(&[&id], "IdOnly", &["contacts:NoSuchThing"]),
+        )
+        .await;
+    assert_eq!(r.status, 500);
+
+    // Exchange Online's distinguished folder names: valid; one the mailbox does not have here
+    // is ErrorFolderNotFound, not a schema error.
+    for name in [
+        "allcategorizeditems",
+        "recoverableitemsdiscoveryholds",
+        "favorites",
+    ] {
+        let body = format!(
+            r#"<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape><m:FolderIds>{}</m:FolderIds></m:GetFolder>"#,
+            folder(name, None)
+        );
+        let r = ews.call(&room, &body).await;
+        assert_eq!(r.status, 200, "{name}: {}", r.text());
+        assert_eq!(r.xml().codes(), ["ErrorFolderNotFound"], "{name}");
+    }
+    let body = format!(
+        r#"<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape><m:FolderIds>{}</m:FolderIds></m:GetFolder>"#,
+        folder("allthethings", None)
+    );
+    assert_eq!(ews.call(&room, &body).await.status, 500);
+}

@@ -1,8 +1,10 @@
 //! Property paths (`t:FieldURI`, `t:ExtendedFieldURI`) and response shapes (`m:ItemShape`).
 //!
-//! The emulator knows every item-level `FieldURI` value of the schema's `UnindexedFieldURIType`
-//! it models, and refuses unknown values with `ErrorSchemaValidation` (Exchange validates the
-//! enumeration). Which properties a base shape includes:
+//! The emulator knows every item-level `FieldURI` value of `UnindexedFieldURIType` in the EWS
+//! reference ("FieldURI": item, message, meeting, calendar, task, contacts, distributionlist,
+//! postitem), and refuses unknown values with `ErrorSchemaValidation` (Exchange validates the
+//! enumeration). A known property that an item does not have (a `contacts:` property of a
+//! calendar item, one the emulator does not model) is simply not returned. Which properties a base shape includes:
 //! - `IdOnly`: `ItemId`;
 //! - `Default`: the summary properties Exchange returns by default for the item type (for
 //!   `GetItem` also `Body` and the attendee lists);
@@ -141,6 +143,9 @@ const NOT_IN_FIND: &[&str] = &[
     "message:ToRecipients",
     "message:CcRecipients",
     "message:BccRecipients",
+    "message:ApprovalRequestData",
+    "message:VotingInformation",
+    "message:ReminderMessageData",
 ];
 
 /// Every item-level `FieldURI` the schema allows (modelled or not). Unmodelled ones are
@@ -195,6 +200,14 @@ pub const KNOWN_FIELD_URIS: &[&str] = &[
     "item:IconIndex",
     "item:WebClientReadFormQueryString",
     "item:WebClientEditFormQueryString",
+    "item:NextPredictedAction",
+    "item:GroupingAction",
+    "item:PredictedActionReasons",
+    "item:IsClutter",
+    "item:RightsManagementLicenseData",
+    "item:BlockStatus",
+    "item:HasBlockedImages",
+    "item:MimeContentUTF8",
     "message:ConversationIndex",
     "message:ConversationTopic",
     "message:InternetMessageId",
@@ -211,6 +224,9 @@ pub const KNOWN_FIELD_URIS: &[&str] = &[
     "message:ToRecipients",
     "message:CcRecipients",
     "message:BccRecipients",
+    "message:ApprovalRequestData",
+    "message:VotingInformation",
+    "message:ReminderMessageData",
     "meeting:AssociatedCalendarItemId",
     "meeting:IsDelegated",
     "meeting:IsOutOfDate",
@@ -220,6 +236,7 @@ pub const KNOWN_FIELD_URIS: &[&str] = &[
     "meeting:ProposedEnd",
     "meetingRequest:MeetingRequestType",
     "meetingRequest:IntendedFreeBusyStatus",
+    "meetingRequest:ChangeHighlights",
     "calendar:Start",
     "calendar:End",
     "calendar:OriginalStart",
@@ -271,6 +288,75 @@ pub const KNOWN_FIELD_URIS: &[&str] = &[
     "calendar:JoinOnlineMeetingUrl",
     "calendar:OnlineMeetingSettings",
     "calendar:IsOrganizer",
+    // Other item types (tasks, contacts, distribution lists, posts): valid everywhere a
+    // FieldURI is; a property that does not apply to an item is not returned.
+    "task:ActualWork",
+    "task:AssignedTime",
+    "task:BillingInformation",
+    "task:ChangeCount",
+    "task:Companies",
+    "task:CompleteDate",
+    "task:Contacts",
+    "task:DelegationState",
+    "task:Delegator",
+    "task:DueDate",
+    "task:IsAssignmentEditable",
+    "task:IsComplete",
+    "task:IsRecurring",
+    "task:IsTeamTask",
+    "task:Mileage",
+    "task:Owner",
+    "task:PercentComplete",
+    "task:Recurrence",
+    "task:StartDate",
+    "task:Status",
+    "task:StatusDescription",
+    "task:TotalWork",
+    "contacts:Alias",
+    "contacts:AssistantName",
+    "contacts:Birthday",
+    "contacts:BusinessHomePage",
+    "contacts:Children",
+    "contacts:Companies",
+    "contacts:CompanyName",
+    "contacts:CompleteName",
+    "contacts:ContactSource",
+    "contacts:Culture",
+    "contacts:Department",
+    "contacts:DisplayName",
+    "contacts:DirectoryId",
+    "contacts:DirectReports",
+    "contacts:EmailAddresses",
+    "contacts:FileAs",
+    "contacts:FileAsMapping",
+    "contacts:Generation",
+    "contacts:GivenName",
+    "contacts:ImAddresses",
+    "contacts:Initials",
+    "contacts:JobTitle",
+    "contacts:Manager",
+    "contacts:ManagerMailbox",
+    "contacts:MiddleName",
+    "contacts:Mileage",
+    "contacts:MSExchangeCertificate",
+    "contacts:Nickname",
+    "contacts:Notes",
+    "contacts:OfficeLocation",
+    "contacts:PhoneNumbers",
+    "contacts:PhoneticFullName",
+    "contacts:PhoneticFirstName",
+    "contacts:PhoneticLastName",
+    "contacts:Photo",
+    "contacts:PhysicalAddresses",
+    "contacts:PostalAddressIndex",
+    "contacts:Profession",
+    "contacts:SpouseName",
+    "contacts:Surname",
+    "contacts:WeddingAnniversary",
+    "contacts:UserSMIMECertificate",
+    "contacts:HasPicture",
+    "distributionlist:Members",
+    "postitem:PostedTime",
 ];
 
 /// The canonical `FieldURI` string for a value the schema allows.

@@ -11,7 +11,9 @@ use sha2::Digest as _;
 use crate::seed::FolderName;
 use crate::util::guid_string;
 
-/// Every value of the schema's `DistinguishedFolderIdNameType`.
+/// Every value of Exchange Online's `DistinguishedFolderIdNameType`: the EWS reference
+/// ("DistinguishedFolderId") list, MS-OXWSCDATA 2.2.5.10 and the later Exchange Online names.
+/// A valid name the emulator does not model answers `ErrorFolderNotFound`, not a schema error.
 pub const DISTINGUISHED_FOLDER_NAMES: &[&str] = &[
     "calendar",
     "contacts",
@@ -55,6 +57,60 @@ pub const DISTINGUISHED_FOLDER_NAMES: &[&str] = &[
     "imcontactlist",
     "peopleconnect",
     "favorites",
+    // MS-OXWSCDATA 2.2.5.10 (Exchange 2016 and later).
+    "recoverableitemsdiscoveryholds",
+    "archiverecoverableitemsdiscoveryholds",
+    // Exchange Online's Types.xsd (15.20) adds these.
+    "mecontact",
+    "personmetadata",
+    "teamspaceactivity",
+    "teamspacemessaging",
+    "teamspaceworkitems",
+    "scheduled",
+    "orionnotes",
+    "tagitems",
+    "alltaggeditems",
+    "allcategorizeditems",
+    "externalcontacts",
+    "teamchat",
+    "teamchathistory",
+    "yammerdata",
+    "yammerroot",
+    "yammerinbound",
+    "yammeroutbound",
+    "yammerfeeds",
+    "kaizaladata",
+    "messageingestion",
+    "onedriveroot",
+    "onedriverecylebin",
+    "onedrivesystem",
+    "onedrivevolume",
+    "important",
+    "starred",
+    "archive",
+    // Names exchangelib's folder classes request from Exchange Online (its test suite runs
+    // against a live tenant, so the service accepts them).
+    "allcontacts",
+    "allitems",
+    "allpersonmetadata",
+    "companycontacts",
+    "dlppolicyevaluation",
+    "fromfavoritesenders",
+    "inference",
+    "onenotepagepreviews",
+    "peoplecentricconversationbuddies",
+    "qedcdefaultretention",
+    "qedclongretention",
+    "qedcmediumretention",
+    "qedcshortretention",
+    "quarantinedemail",
+    "quarantinedemaildefaultcategory",
+    "recoverableitemssubstrateholds",
+    "relevantcontacts",
+    "sharepointnotifications",
+    "shortnotes",
+    "temporarysaves",
+    "usercuratedcontacts",
 ];
 
 /// True when `id` is a valid `DistinguishedFolderIdNameType` value.
