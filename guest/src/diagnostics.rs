@@ -68,8 +68,8 @@ impl Check {
         Self {
             name: self.name,
             ok: self.ok,
-            message: safe_text::message(&self.message),
-            fix: self.fix.as_deref().map(safe_text::message),
+            message: safe_text::message_owned(self.message),
+            fix: self.fix.map(safe_text::message_owned),
             cause: self.cause.as_ref().map(Error::sanitized),
         }
     }

@@ -21,6 +21,7 @@
 //!
 //! Cleaning is idempotent: a cleaned text cleans to itself under the same cap.
 
+use std::borrow::Cow;
 use std::fmt::{self, Display, Write};
 
 /// Cap for a server text quoted inside a message (a fault text, a display
@@ -61,12 +62,50 @@ pub fn message(text: &str) -> String {
     clean(text, MESSAGE_MAX_CHARS)
 }
 
+/// [`message`] without a copy when `text` is already clean and short enough
+/// (the log lines the component writes usually are).
+pub fn message_cow(text: &str) -> Cow<'_, str> {
+    clean_cow(text, MESSAGE_MAX_CHARS)
+}
+
 /// `text` with unsafe characters replaced and at most `max_chars` characters
 /// (the note on what was left out included).
 pub fn clean(text: &str, max_chars: usize) -> String {
+    clean_cow(text, max_chars).into_owned()
+}
+
+/// [`clean`], borrowing `text` when cleaning would not change it: no unsafe
+/// character and at most `max_chars` characters (then the cleaner keeps
+/// every character and every space).
+pub fn clean_cow(text: &str, max_chars: usize) -> Cow<'_, str> {
+    if unchanged(text, max_chars) {
+        return Cow::Borrowed(text);
+    }
     let mut cleaner = Cleaner::new(max_chars);
     cleaner.push_str(text);
-    cleaner.finish()
+    Cow::Owned(cleaner.finish())
+}
+
+/// [`message`] of an owned text, which is handed back as it is when clean.
+pub fn message_owned(text: String) -> String {
+    if unchanged(&text, MESSAGE_MAX_CHARS) {
+        text
+    } else {
+        message(&text)
+    }
+}
+
+/// True when cleaning `text` under `max_chars` gives `text` itself.
+fn unchanged(text: &str, max_chars: usize) -> bool {
+    // Printable ASCII is the common case: a byte test.
+    if text.len() <= max_chars && text.bytes().all(|b| matches!(b, 0x20..=0x7e)) {
+        return true;
+    }
+    let mut chars = 0;
+    text.chars().all(|c| {
+        chars += 1;
+        chars <= max_chars && !is_unsafe(c)
+    })
 }
 
 /// The `Display` form of `value`, cleaned and capped like [`clean`], without
@@ -278,6 +317,25 @@ mod tests {
             .unwrap();
         let total = "]0;pwned [2J [ OK ] forged ".len() + (3 << 20);
         assert_eq!(shown.chars().count() + omitted, total);
+    }
+
+    #[test]
+    fn clean_text_is_borrowed_and_anything_else_cleaned() {
+        for text in [
+            "plain ASCII, with spaces  ",
+            "Kalender – Entwürfe → 日本語",
+            "",
+        ] {
+            assert!(matches!(clean_cow(text, 100), Cow::Borrowed(t) if t == text));
+        }
+        for (text, max) in [(ATTACK, 100), ("x".repeat(101).as_str(), 100), ("äö", 1)] {
+            let cow = clean_cow(text, max);
+            assert!(matches!(cow, Cow::Owned(_)), "{text}");
+            let mut cleaner = Cleaner::new(max);
+            cleaner.push_str(text);
+            assert_eq!(cow, cleaner.finish());
+        }
+        assert_eq!(clean_cow("äö", 2), "äö");
     }
 
     #[test]

@@ -99,7 +99,7 @@ impl Platform for WasiPlatform {
             Level::Error => log::Level::Error,
         };
         // The final pass over every log line: server text in it is made safe.
-        log::log(level, &safe_text::message(message));
+        log::log(level, &safe_text::message_cow(message));
     }
 
     fn person(&self, email: &str) -> Option<Person> {
