@@ -22,6 +22,7 @@
 //! the recursive drop of the tree shallow. Every problem is an [`XmlError`]
 //! whose text quotes the document only through [`safe_text`]; nothing panics.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use quick_xml::NsReader;
@@ -240,7 +241,7 @@ pub fn parse_with(bytes: &[u8], limits: Limits) -> Result<Element, XmlError> {
                     .ok_or_else(|| XmlError("an end tag has no start tag".into()))?;
                 tree.close(open)?;
             }
-            Event::Text(t) => tree.text(&t)?,
+            Event::Text(t) => tree.text(t.into_inner())?,
             Event::CData(c) => tree.content(&c, Newlines::Normalize)?,
             Event::GeneralRef(reference) => {
                 let resolved_char = match reference.resolve_char_ref() {
@@ -283,30 +284,34 @@ pub fn parse_with(bytes: &[u8], limits: Limits) -> Result<Element, XmlError> {
 }
 
 /// An element whose end tag has not been read yet.
-struct Open {
+struct Open<'a> {
     element: Element,
     /// Whitespace-only text seen while the element has neither children nor
     /// other text: indentation if a child follows, the element's text if not.
+    /// A single piece without a carriage return stays in the document
+    /// (`borrowed`, no copy); more pieces are collected in `whitespace`.
     whitespace: String,
+    borrowed: &'a str,
     /// Bytes of such whitespace seen, as written; over the text cap, it is
     /// only counted (then it can only be indentation).
     whitespace_len: usize,
 }
 
-impl Open {
+impl Open<'_> {
     fn new(element: Element) -> Self {
         Self {
             element,
             whitespace: String::new(),
+            borrowed: "",
             whitespace_len: 0,
         }
     }
 }
 
 /// The tree being built, with its limits and the heap it takes.
-struct Tree {
+struct Tree<'a> {
     limits: Limits,
-    stack: Vec<Open>,
+    stack: Vec<Open<'a>>,
     root: Option<Element>,
     elements: usize,
     /// The heap of the tree so far, as [`heap`] counts it.
@@ -322,7 +327,7 @@ fn heap(bytes: usize) -> usize {
     }
 }
 
-impl Tree {
+impl<'a> Tree<'a> {
     fn new(limits: Limits) -> Self {
         Self {
             limits,
@@ -477,7 +482,7 @@ impl Tree {
 
     /// Ends an element: its pending whitespace becomes its text if it has no
     /// children, and it becomes the last child of its parent (or the root).
-    fn close(&mut self, mut open: Open) -> Result<(), XmlError> {
+    fn close(&mut self, mut open: Open<'a>) -> Result<(), XmlError> {
         if open.element.children.is_empty() {
             self.keep_whitespace(&mut open)?;
         }
@@ -489,6 +494,7 @@ impl Tree {
         // The parent has a child now: whitespace before it was indentation.
         self.release(heap(parent.whitespace.capacity()));
         parent.whitespace = String::new();
+        parent.borrowed = "";
         parent.whitespace_len = 0;
         let result = self.grow(&mut parent.element.children);
         if result.is_ok() {
@@ -499,7 +505,7 @@ impl Tree {
     }
 
     /// Makes the pending whitespace of `open` its text.
-    fn keep_whitespace(&mut self, open: &mut Open) -> Result<(), XmlError> {
+    fn keep_whitespace(&mut self, open: &mut Open<'a>) -> Result<(), XmlError> {
         if open.whitespace_len > self.limits.max_text_len {
             return Err(XmlError(format!(
                 "the text of <{}> starts with more than {} bytes of whitespace",
@@ -507,16 +513,20 @@ impl Tree {
                 self.limits.max_text_len
             )));
         }
-        if open.whitespace_len > 0 {
+        if !open.borrowed.is_empty() {
             // Pending whitespace only exists while the text is empty.
+            self.grow_text(&mut open.element.text, open.borrowed.len())?;
+            open.element.text.push_str(open.borrowed);
+            open.borrowed = "";
+        } else if open.whitespace_len > 0 {
             open.element.text = std::mem::take(&mut open.whitespace);
-            open.whitespace_len = 0;
         }
+        open.whitespace_len = 0;
         Ok(())
     }
 
     /// A text event: whitespace beside child elements is left out.
-    fn text(&mut self, raw: &str) -> Result<(), XmlError> {
+    fn text(&mut self, raw: Cow<'a, str>) -> Result<(), XmlError> {
         let whitespace_only = raw
             .bytes()
             .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'));
@@ -538,22 +548,33 @@ impl Tree {
             (true, true, true) => self.pend_whitespace(&mut open, raw),
             _ => self
                 .keep_whitespace(&mut open)
-                .and_then(|()| self.append(&mut open.element, raw, Newlines::Normalize)),
+                .and_then(|()| self.append(&mut open.element, &raw, Newlines::Normalize)),
         };
         self.stack.push(open);
         result
     }
 
-    fn pend_whitespace(&mut self, open: &mut Open, raw: &str) -> Result<(), XmlError> {
+    fn pend_whitespace(&mut self, open: &mut Open<'a>, raw: Cow<'a, str>) -> Result<(), XmlError> {
+        let first = open.whitespace_len == 0;
         open.whitespace_len = open.whitespace_len.saturating_add(raw.len());
         if open.whitespace_len > self.limits.max_text_len {
             // Too much to be anything but indentation: counted, not kept.
             self.release(heap(open.whitespace.capacity()));
             open.whitespace = String::new();
+            open.borrowed = "";
             return Ok(());
         }
-        self.grow_text(&mut open.whitespace, raw.len())?;
-        push_normalized(&mut open.whitespace, raw);
+        if let (true, Cow::Borrowed(raw)) = (first, &raw)
+            && !raw.contains('\r')
+        {
+            // Usually indentation: nothing is copied unless it is kept.
+            open.borrowed = raw;
+            return Ok(());
+        }
+        let borrowed = std::mem::take(&mut open.borrowed);
+        self.grow_text(&mut open.whitespace, borrowed.len() + raw.len())?;
+        open.whitespace.push_str(borrowed);
+        push_normalized(&mut open.whitespace, &raw);
         Ok(())
     }
 
