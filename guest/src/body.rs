@@ -38,6 +38,8 @@ pub struct BodyBuffer {
     current: Vec<u8>,
     /// Bytes collected so far.
     len: usize,
+    /// The `Content-Length`, when it is within the cap.
+    announced: Option<usize>,
 }
 
 impl BodyBuffer {
@@ -50,9 +52,28 @@ impl BodyBuffer {
         Self {
             max,
             blocks: Vec::new(),
-            current: Vec::with_capacity(announced.unwrap_or(0)),
+            // Reserved with the first piece, unless that piece is the whole
+            // body (see `push_owned`).
+            current: Vec::new(),
             len: 0,
+            announced,
         }
+    }
+
+    /// Adds the next piece of the body, taking the vector itself when it is
+    /// the whole announced body (no copy); else as [`push`](Self::push).
+    pub fn push_owned(&mut self, piece: Vec<u8>) -> Result<(), TooLarge> {
+        if self.len == 0 && self.current.capacity() == 0 && self.announced == Some(piece.len()) {
+            self.len = piece.len();
+            self.current = piece;
+            return Ok(());
+        }
+        self.push(&piece)
+    }
+
+    /// True when the body has reached its announced `Content-Length`.
+    pub fn is_complete(&self) -> bool {
+        self.announced == Some(self.len)
     }
 
     /// Adds the next piece of the body; refuses it when the body would go
@@ -60,6 +81,12 @@ impl BodyBuffer {
     pub fn push(&mut self, mut piece: &[u8]) -> Result<(), TooLarge> {
         if piece.len() > self.max - self.len {
             return Err(TooLarge { max: self.max });
+        }
+        if self.len == 0
+            && self.current.capacity() == 0
+            && let Some(announced) = self.announced
+        {
+            self.current = Vec::with_capacity(announced);
         }
         while !piece.is_empty() {
             let room = self.current.capacity() - self.current.len();
@@ -148,6 +175,35 @@ mod tests {
         let buffer = collect(&data, 1, None);
         assert_eq!(buffer.blocks.len(), 300_000 / BLOCK_BYTES);
         assert!(buffer.blocks.iter().all(|b| b.len() == BLOCK_BYTES));
+    }
+
+    #[test]
+    fn a_piece_that_is_the_whole_announced_body_is_taken_as_it_is() {
+        let data = sample(5000);
+        let mut buffer = BodyBuffer::new(1 << 20, Some("5000"));
+        assert!(!buffer.is_complete());
+        let piece = data.clone();
+        let address = piece.as_ptr();
+        buffer.push_owned(piece).unwrap();
+        assert!(buffer.is_complete());
+        let body = buffer.finish();
+        assert_eq!(body, data);
+        assert_eq!(body.as_ptr(), address, "not copied");
+        // Anything else is copied as by `push`.
+        let mut buffer = BodyBuffer::new(1 << 20, Some("5000"));
+        buffer.push_owned(data[..100].to_vec()).unwrap();
+        buffer.push_owned(data[100..].to_vec()).unwrap();
+        assert!(buffer.is_complete());
+        assert_eq!(buffer.current.capacity(), 5000);
+        assert_eq!(buffer.finish(), data);
+        let mut unknown = BodyBuffer::new(1 << 20, None);
+        unknown.push_owned(data.clone()).unwrap();
+        assert!(!unknown.is_complete());
+        assert_eq!(unknown.finish(), data);
+        assert_eq!(
+            BodyBuffer::new(10, Some("11")).push_owned(vec![0; 11]),
+            Err(TooLarge { max: 10 })
+        );
     }
 
     #[test]

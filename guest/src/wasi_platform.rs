@@ -14,8 +14,8 @@
 
 use wasip2::http::outgoing_handler;
 use wasip2::http::types::{
-    ErrorCode, Fields, FutureIncomingResponse, IncomingBody, IncomingResponse,
-    Method as WasiMethod, OutgoingBody, OutgoingRequest, Scheme,
+    ErrorCode, Fields, FutureIncomingResponse, IncomingResponse, Method as WasiMethod,
+    OutgoingBody, OutgoingRequest, Scheme,
 };
 use wasip2::io::streams::StreamError;
 
@@ -36,7 +36,7 @@ pub struct WasiPlatform;
 
 impl Platform for WasiPlatform {
     fn http(&mut self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
-        send(&request)
+        send(request)
     }
 
     fn config(&self, key: &str) -> Result<Option<String>, ConfigReadError> {
@@ -117,26 +117,39 @@ impl Platform for WasiPlatform {
 
 /// Sends `request` through `wasi:http/outgoing-handler` and reads the whole
 /// response.
-fn send(request: &HttpRequest) -> Result<HttpResponse, TransportError> {
+///
+/// Host calls are what a call into the component costs most, so the
+/// request's headers and body are handed over without copies, the response
+/// future is not polled before it is waited on, and a body of known length
+/// is not read past its end.
+fn send(request: HttpRequest) -> Result<HttpResponse, TransportError> {
     let url = HttpUrl::parse(&request.url).map_err(|problem| TransportError {
         kind: TransportKind::Other,
         detail: format!("invalid request URL: {problem}"),
     })?;
-    let shown = url.without_query();
+    // The URL as shown in errors, built only when there is one.
     let fail = |kind, what: &str| TransportError {
         kind,
-        detail: format!("{shown}: {what}"),
+        detail: format!("{}: {what}", url.without_query()),
     };
 
-    let mut entries: Vec<(String, Vec<u8>)> = request
-        .headers
-        .iter()
-        .map(|(name, value)| (name.to_ascii_lowercase(), value.as_bytes().to_vec()))
+    let HttpRequest {
+        method,
+        headers,
+        body: request_body,
+        ..
+    } = request;
+    let mut entries: Vec<(String, Vec<u8>)> = headers
+        .into_iter()
+        .map(|(mut name, value)| {
+            name.make_ascii_lowercase();
+            (name, value.into_bytes())
+        })
         .collect();
-    if request.method == Method::Post {
+    if method == Method::Post {
         entries.push((
             "content-length".into(),
-            request.body.len().to_string().into_bytes(),
+            request_body.len().to_string().into_bytes(),
         ));
     }
     let headers = Fields::from_list(&entries).map_err(|e| {
@@ -145,8 +158,9 @@ fn send(request: &HttpRequest) -> Result<HttpResponse, TransportError> {
             &format!("a request header was refused ({e:?})"),
         )
     })?;
+    drop(entries);
     let outgoing = OutgoingRequest::new(headers);
-    let method = match request.method {
+    let wasi_method = match method {
         Method::Get => WasiMethod::Get,
         Method::Post => WasiMethod::Post,
     };
@@ -162,7 +176,7 @@ fn send(request: &HttpRequest) -> Result<HttpResponse, TransportError> {
         )
     };
     outgoing
-        .set_method(&method)
+        .set_method(&wasi_method)
         .map_err(|()| refused("method"))?;
     outgoing
         .set_scheme(Some(&scheme))
@@ -175,18 +189,18 @@ fn send(request: &HttpRequest) -> Result<HttpResponse, TransportError> {
         .map_err(|()| refused("path"))?;
     let body = outgoing.body().map_err(|()| refused("request body"))?;
 
-    let future =
-        outgoing_handler::handle(outgoing, None).map_err(|code| from_code(&shown, &code))?;
+    let future = outgoing_handler::handle(outgoing, None).map_err(|code| from_code(&url, &code))?;
     // A write error usually means the request was refused, the connection
     // failed or the server answered early: the response future (and the
     // response) say which, so the write error is only reported when neither
     // has anything better.
-    let written = write_body(body, &request.body);
+    let written = write_body(body, &request_body);
+    drop(request_body);
     let response = match wait(&future) {
         Ok(response) => response,
-        Err(error) => return Err(from_code(&shown, &error)),
+        Err(error) => return Err(from_code(&url, &error)),
     };
-    match (written, read_response(&shown, response)) {
+    match (written, read_response(&url, response)) {
         (_, Ok(response)) => Ok(response),
         (Err(what), Err(_)) => Err(fail(TransportKind::Connection, &what)),
         (Ok(()), Err(error)) => Err(error),
@@ -218,6 +232,9 @@ fn write_body(body: OutgoingBody, data: &[u8]) -> Result<(), String> {
 
 fn wait(future: &FutureIncomingResponse) -> Result<IncomingResponse, ErrorCode> {
     loop {
+        // Blocking first: the answer is never there before the host had a
+        // turn, so asking first would only cost a call.
+        future.subscribe().block();
         match future.get() {
             Some(Ok(result)) => return result,
             Some(Err(())) => {
@@ -225,80 +242,88 @@ fn wait(future: &FutureIncomingResponse) -> Result<IncomingResponse, ErrorCode> 
                     "the response was already taken".into(),
                 )));
             }
-            None => future.subscribe().block(),
+            None => {}
         }
     }
 }
 
-fn read_response(shown: &str, response: IncomingResponse) -> Result<HttpResponse, TransportError> {
+fn read_response(
+    url: &HttpUrl,
+    response: IncomingResponse,
+) -> Result<HttpResponse, TransportError> {
     let status = response.status();
     let headers: Vec<(String, String)> = {
         let fields = response.headers();
         fields
             .entries()
             .into_iter()
-            .map(|(name, value)| (name, String::from_utf8_lossy(&value).into_owned()))
+            .map(|(name, value)| {
+                // Kept as received when UTF-8 (no copy), else decoded lossily.
+                let value = String::from_utf8(value)
+                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+                (name, value)
+            })
             .collect()
     };
-    let other = |what: &str| TransportError {
-        kind: TransportKind::Other,
-        detail: format!("{shown}: {what}"),
+    let fail = |kind, what: &str| TransportError {
+        kind,
+        detail: format!("{}: {what}", url.without_query()),
     };
     let body = response
         .consume()
-        .map_err(|()| other("the response body is unavailable"))?;
+        .map_err(|()| fail(TransportKind::Other, "the response body is unavailable"))?;
     let content_length = headers
         .iter()
         .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
         .map(|(_, value)| value.as_str());
     let mut data = BodyBuffer::new(MAX_RESPONSE_BYTES, content_length);
     {
-        let stream = body
-            .stream()
-            .map_err(|()| other("the response body stream is unavailable"))?;
-        loop {
+        let stream = body.stream().map_err(|()| {
+            fail(
+                TransportKind::Other,
+                "the response body stream is unavailable",
+            )
+        })?;
+        // With a Content-Length the end is known: the host's HTTP client
+        // checks the length, so no read is spent on seeing the stream close.
+        while !data.is_complete() {
             match stream.blocking_read(64 * 1024) {
                 Ok(chunk) => {
-                    if data.push(&chunk).is_err() {
-                        return Err(TransportError {
-                            kind: TransportKind::ResponseTooLarge,
-                            detail: format!(
-                                "{shown}: the response body exceeds {MAX_RESPONSE_BYTES} bytes"
-                            ),
-                        });
+                    if data.push_owned(chunk).is_err() {
+                        return Err(fail(
+                            TransportKind::ResponseTooLarge,
+                            &format!("the response body exceeds {MAX_RESPONSE_BYTES} bytes"),
+                        ));
                     }
                 }
                 Err(StreamError::Closed) => break,
                 Err(StreamError::LastOperationFailed(e)) => {
                     return Err(match wasip2::http::types::http_error_code(&e) {
-                        Some(code) => from_code(shown, &code),
+                        Some(code) => from_code(url, &code),
                         None => match StreamFailure::from_host_text(&e.to_debug_string()) {
-                            StreamFailure::TooLarge => TransportError {
-                                kind: TransportKind::ResponseTooLarge,
-                                detail: format!(
-                                    "{shown}: the response exceeds the host's size cap"
-                                ),
-                            },
-                            StreamFailure::TimedOut => TransportError {
-                                kind: TransportKind::Timeout,
-                                detail: format!(
-                                    "{shown}: the host stopped waiting for the rest of the answer"
-                                ),
-                            },
-                            StreamFailure::Broken(first) => TransportError {
-                                kind: TransportKind::Connection,
-                                detail: format!(
-                                    "{shown}: the connection broke while reading the answer ({})",
+                            StreamFailure::TooLarge => fail(
+                                TransportKind::ResponseTooLarge,
+                                "the response exceeds the host's size cap",
+                            ),
+                            StreamFailure::TimedOut => fail(
+                                TransportKind::Timeout,
+                                "the host stopped waiting for the rest of the answer",
+                            ),
+                            StreamFailure::Broken(first) => fail(
+                                TransportKind::Connection,
+                                &format!(
+                                    "the connection broke while reading the answer ({})",
                                     safe_text::quote(&first)
                                 ),
-                            },
+                            ),
                         },
                     });
                 }
             }
         }
     }
-    let _trailers = IncomingBody::finish(body);
+    // The trailers are never used: the body is dropped, not finished.
+    drop(body);
     Ok(HttpResponse {
         status,
         headers,
@@ -320,7 +345,7 @@ fn describe_stream_error(error: &StreamError) -> String {
 }
 
 /// The transport error for a `wasi:http` error code.
-fn from_code(shown: &str, code: &ErrorCode) -> TransportError {
+fn from_code(url: &HttpUrl, code: &ErrorCode) -> TransportError {
     let (kind, what) = match code {
         ErrorCode::HttpRequestDenied => (TransportKind::Denied, "HTTP-request-denied".to_owned()),
         ErrorCode::DestinationIpProhibited => (
@@ -392,7 +417,7 @@ fn from_code(shown: &str, code: &ErrorCode) -> TransportError {
     };
     TransportError {
         kind,
-        detail: format!("{shown}: {what}"),
+        detail: format!("{}: {what}", url.without_query()),
     }
 }
 
