@@ -312,17 +312,20 @@ pub enum FolderName {
     Inbox,
     /// `deleteditems`.
     Deleteditems,
+    /// `sentitems`.
+    Sentitems,
 }
 
 impl FolderName {
     /// All modelled folders.
-    pub const ALL: [FolderName; 6] = [
+    pub const ALL: [FolderName; 7] = [
         Self::Root,
         Self::Msgfolderroot,
         Self::Calendar,
         Self::Drafts,
         Self::Inbox,
         Self::Deleteditems,
+        Self::Sentitems,
     ];
 
     /// The `DistinguishedFolderId` value.
@@ -334,6 +337,7 @@ impl FolderName {
             Self::Drafts => "drafts",
             Self::Inbox => "inbox",
             Self::Deleteditems => "deleteditems",
+            Self::Sentitems => "sentitems",
         }
     }
 
@@ -351,6 +355,7 @@ impl FolderName {
             Self::Drafts => "Drafts",
             Self::Inbox => "Inbox",
             Self::Deleteditems => "Deleted Items",
+            Self::Sentitems => "Sent Items",
         }
     }
 }

@@ -66,13 +66,16 @@ async fn attendees_accept_tentatively_accept_and_decline() {
         .await;
     assert_eq!(r.xml().codes(), ["ErrorInvalidOperation"]);
 
-    // Accept through the meeting request: the documented answer has empty Items.
-    let r = ews
-        .call(
-            &bob,
-            &respond("AcceptItem", Some("SendAndSaveCopy"), &request),
-        )
-        .await;
+    // Accept through the meeting request, saving the copy in Sent Items by name (as exchangelib
+    // does): the documented answer has empty Items.
+    let accept = respond("AcceptItem", Some("SendAndSaveCopy"), &request).replace(
+        "<m:Items>",
+        &format!(
+            "<m:SavedItemFolderId>{}</m:SavedItemFolderId><m:Items>",
+            folder("sentitems", None)
+        ),
+    );
+    let r = ews.call(&bob, &accept).await;
     let doc = r.xml();
     assert_eq!(doc.codes(), ["NoError"], "{}", r.text());
     assert!(doc.find("Items").unwrap().children.is_empty());
@@ -91,6 +94,14 @@ async fn attendees_accept_tentatively_accept_and_decline() {
         )
         .is_some()
     );
+    let sent = format!(
+        r#"<m:GetFolder><m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape><m:FolderIds>{}</m:FolderIds></m:GetFolder>"#,
+        folder("sentitems", None)
+    );
+    let doc = ews.call(&bob, &sent).await.xml();
+    assert_eq!(doc.codes(), ["NoError"]);
+    assert_eq!(doc.text_of("DisplayName"), "Sent Items");
+    assert_eq!(doc.text_of("TotalCount"), "1");
 
     // Tentative through the calendar item, sent without a copy.
     let r = ews

@@ -33,7 +33,7 @@ pub struct RenderContext<'a> {
     pub rights: &'a FolderRights,
 }
 
-/// The E1 folder name of a store folder (`None` for folders EWS cannot address here).
+/// The E1 folder name of a store folder (every store folder has one).
 pub fn folder_name(folder: FolderKind) -> Option<FolderName> {
     Some(match folder {
         FolderKind::Root => FolderName::Msgfolderroot,
@@ -41,7 +41,7 @@ pub fn folder_name(folder: FolderKind) -> Option<FolderName> {
         FolderKind::Drafts => FolderName::Drafts,
         FolderKind::Inbox => FolderName::Inbox,
         FolderKind::DeletedItems => FolderName::Deleteditems,
-        FolderKind::SentItems => return None,
+        FolderKind::SentItems => FolderName::Sentitems,
     })
 }
 
@@ -53,6 +53,7 @@ pub fn folder_kind(folder: FolderName) -> FolderKind {
         FolderName::Drafts => FolderKind::Drafts,
         FolderName::Inbox => FolderKind::Inbox,
         FolderName::Deleteditems => FolderKind::DeletedItems,
+        FolderName::Sentitems => FolderKind::SentItems,
     }
 }
 

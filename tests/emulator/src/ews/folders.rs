@@ -1,7 +1,7 @@
 //! Folder ids and distinguished folder names.
 //!
 //! Every mailbox has the folders of [`FolderName`] (`root`, `msgfolderroot`, `calendar`,
-//! `drafts`, `inbox`, `deleteditems`). Folder ids are opaque base64 (like Exchange's): they encode
+//! `drafts`, `inbox`, `sentitems`, `deleteditems`). Folder ids are opaque base64 (like Exchange's): they encode
 //! the mailbox's Exchange GUID and the folder, and are stable across runs.
 
 use base64::Engine as _;

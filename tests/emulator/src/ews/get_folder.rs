@@ -153,6 +153,7 @@ fn folder_item_count(cx: &OpContext<'_>, mailbox: &str, folder: FolderName) -> u
         FolderName::Drafts => FolderKind::Drafts,
         FolderName::Inbox => FolderKind::Inbox,
         FolderName::Deleteditems => FolderKind::DeletedItems,
+        FolderName::Sentitems => FolderKind::SentItems,
     };
     cx.state
         .calendar
