@@ -27,6 +27,7 @@ pub mod password;
 pub mod token;
 
 use std::cell::RefCell;
+use std::rc::Rc;
 
 use crate::config::{Credential, Settings, keys};
 use crate::error::Error;
@@ -158,7 +159,7 @@ pub fn needs_renewal(expires_at: u64, now: u64, renew_before_secs: u64) -> bool 
 pub struct TokenProvider {
     ctx: AuthContext,
     renew_before_secs: u64,
-    current: RefCell<Option<Token>>,
+    current: RefCell<Option<Rc<Token>>>,
 }
 
 impl TokenProvider {
@@ -180,50 +181,65 @@ impl TokenProvider {
     /// Identifiers are compared case-insensitively, so the key is lower-case.
     pub fn cache_key(&self) -> String {
         let c = &self.ctx;
-        format!(
-            "v1|{}|{}|{}|{}|{}|{}",
+        let parts = [
+            "v1|",
             c.flow_name(),
-            c.authority,
-            c.tenant_id,
-            c.app_id,
+            "|",
+            &c.authority,
+            "|",
+            &c.tenant_id,
+            "|",
+            &c.app_id,
+            "|",
             c.user().unwrap_or(""),
-            c.scope
-        )
-        .to_lowercase()
+            "|",
+            &c.scope,
+        ];
+        let mut key = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+        parts.iter().for_each(|part| key.push_str(part));
+        if key.is_ascii() {
+            // The same as `to_lowercase` for ASCII, without a second string.
+            key.make_ascii_lowercase();
+            key
+        } else {
+            key.to_lowercase()
+        }
     }
 
     /// A token that is valid for more than the renewal window: the cached one,
     /// or a new one from the token endpoint (which is then cached).
-    pub fn token(&self, platform: &mut dyn Platform) -> Result<Token, Error> {
+    ///
+    /// The token is shared, not copied, between the checks of a call.
+    pub fn token(&self, platform: &mut dyn Platform) -> Result<Rc<Token>, Error> {
         if let Some(token) = self.current.borrow().as_ref() {
-            return Ok(token.clone());
+            return Ok(Rc::clone(token));
         }
-        let token = self.fetch(platform)?;
-        *self.current.borrow_mut() = Some(token.clone());
+        let token = Rc::new(self.fetch(platform)?);
+        *self.current.borrow_mut() = Some(Rc::clone(&token));
         Ok(token)
     }
 
     fn fetch(&self, platform: &mut dyn Platform) -> Result<Token, Error> {
         let key = self.cache_key();
         let now = platform.now_unix();
-        let cached = platform.cache_get(&key);
-        if let Some(c) = &cached
-            && !needs_renewal(c.expires_at, now, self.renew_before_secs)
-        {
-            platform.log(
-                Level::Debug,
-                &format!(
-                    "reusing the cached {} token (expires in {} s)",
-                    self.ctx.flow_name(),
-                    c.expires_at.saturating_sub(now)
-                ),
-            );
-            return Ok(Token {
-                access_token: c.access_token.clone(),
-                expires_at: c.expires_at,
-                reused: true,
-            });
-        }
+        let cached = match platform.cache_get(&key) {
+            Some(c) if !needs_renewal(c.expires_at, now, self.renew_before_secs) => {
+                platform.log(
+                    Level::Debug,
+                    &format!(
+                        "reusing the cached {} token (expires in {} s)",
+                        self.ctx.flow_name(),
+                        c.expires_at.saturating_sub(now)
+                    ),
+                );
+                return Ok(Token {
+                    access_token: c.access_token,
+                    expires_at: c.expires_at,
+                    reused: true,
+                });
+            }
+            cached => cached,
+        };
         platform.log(
             Level::Info,
             &format!(

@@ -149,20 +149,33 @@ impl<'a> EwsClient<'a> {
         if response.status == 401 {
             platform.log(
                 Level::Info,
-                "EWS answered HTTP 401; signing in again and retrying once",
+                &format!(
+                    "EWS answered HTTP 401 ({}); signing in again and retrying once",
+                    describe_body(&response)
+                ),
             );
             self.tokens.invalidate(platform);
             let token = self.tokens.token(platform)?;
             response = self.send(platform, &token.access_token, mailbox, &envelope)?;
         }
         let url = self.url.without_query();
-        match classify(&url, &response, mailbox, &self.access) {
-            Ok((envelope_version, element)) => {
-                if let Some(version) = envelope_version {
-                    platform.log(Level::Debug, &format!("Exchange server version {version}"));
-                }
-                Ok(element)
-            }
+        let classified = classify(&url, &response, mailbox, &self.access);
+        // One debug line per answer: its status and body, and on success the
+        // server's version.
+        let version = match &classified {
+            Ok((Some(version), _)) => format!(", Exchange {version}"),
+            _ => String::new(),
+        };
+        platform.log(
+            Level::Debug,
+            &format!(
+                "EWS answered HTTP {} ({}{version})",
+                response.status,
+                describe_body(&response)
+            ),
+        );
+        match classified {
+            Ok((_, element)) => Ok(element),
             Err(error) => {
                 platform.log(
                     Level::Info,
@@ -184,18 +197,9 @@ impl<'a> EwsClient<'a> {
             Level::Debug,
             &format!("POST {} for {mailbox}", self.url.without_query()),
         );
-        let response = platform
+        platform
             .http(request(&self.url, token, mailbox, envelope))
-            .map_err(Error::Transport)?;
-        platform.log(
-            Level::Debug,
-            &format!(
-                "EWS answered HTTP {} ({})",
-                response.status,
-                describe_body(&response)
-            ),
-        );
-        Ok(response)
+            .map_err(Error::Transport)
     }
 }
 
