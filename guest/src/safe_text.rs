@@ -95,10 +95,26 @@ pub fn message_owned(text: String) -> String {
     }
 }
 
+/// True when every byte is printable ASCII (`0x20..=0x7e`), tested eight
+/// bytes at a time: for such a byte `b - 0x20` and `b + 1` both stay below
+/// `0x80` without a borrow or carry; any other byte sets a top bit in one of
+/// them.
+fn is_printable_ascii(bytes: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const SPACES: u64 = u64::from_ne_bytes([0x20; 8]);
+    const TOPS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let words = bytes.chunks_exact(8);
+    let rest = words.remainder();
+    words
+        .map(|chunk| u64::from_le_bytes(chunk.try_into().unwrap_or_default()))
+        .all(|w| (w.wrapping_sub(SPACES) | w.wrapping_add(ONES)) & TOPS == 0)
+        && rest.iter().all(|b| matches!(b, 0x20..=0x7e))
+}
+
 /// True when cleaning `text` under `max_chars` gives `text` itself.
 fn unchanged(text: &str, max_chars: usize) -> bool {
     // Printable ASCII is the common case: a byte test.
-    if text.len() <= max_chars && text.bytes().all(|b| matches!(b, 0x20..=0x7e)) {
+    if text.len() <= max_chars && is_printable_ascii(text.as_bytes()) {
         return true;
     }
     let mut chars = 0;
@@ -317,6 +333,22 @@ mod tests {
             .unwrap();
         let total = "]0;pwned [2J [ OK ] forged ".len() + (3 << 20);
         assert_eq!(shown.chars().count() + omitted, total);
+    }
+
+    #[test]
+    fn the_word_test_of_printable_ascii_agrees_with_the_byte_test() {
+        for bad in (0u8..=0x1f).chain(0x7f..=0xff) {
+            for at in 0..17 {
+                let mut bytes = vec![b'a'; 17];
+                bytes[at] = bad;
+                assert!(!is_printable_ascii(&bytes), "{bad:#x} at {at}");
+                bytes[at] = b'~';
+                assert!(is_printable_ascii(&bytes));
+                bytes[at] = b' ';
+                assert!(is_printable_ascii(&bytes));
+            }
+        }
+        assert!(is_printable_ascii(b""));
     }
 
     #[test]
