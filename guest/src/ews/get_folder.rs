@@ -176,6 +176,24 @@ mod tests {
     }
 
     #[test]
+    fn the_request_body_is_exactly_the_operation_element() {
+        assert_eq!(
+            request_body(Addressing::Impersonation, "calendar", "a&b@contoso.com"),
+            "<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape>\
+             <t:AdditionalProperties><t:FieldURI FieldURI=\"folder:DisplayName\"/>\
+             <t:FieldURI FieldURI=\"folder:EffectiveRights\"/></t:AdditionalProperties>\
+             </m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id=\"calendar\"/>\
+             </m:FolderIds></m:GetFolder>"
+        );
+        assert!(
+            request_body(Addressing::Delegated, "calendar", "a&b@contoso.com").contains(
+                "<t:DistinguishedFolderId Id=\"calendar\"><t:Mailbox><t:EmailAddress>\
+                 a&amp;b@contoso.com</t:EmailAddress></t:Mailbox></t:DistinguishedFolderId>"
+            )
+        );
+    }
+
+    #[test]
     fn impersonation_request_asks_for_the_calendar_without_a_mailbox() {
         let xml = envelope(
             Addressing::Impersonation,

@@ -328,11 +328,20 @@ impl Open<'_> {
     }
 }
 
-/// The tree being built, with its limits and the heap it takes.
+/// The tree being built.
+///
+/// Open elements are worked on in place on the stack (`last_mut`), never
+/// popped and pushed back: an `Open` is large, and text events and closing
+/// children are most of the events.
 struct Tree<'a> {
-    limits: Limits,
+    budget: Budget,
     stack: Vec<Open<'a>>,
     root: Option<Element>,
+}
+
+/// The limits, and the elements and heap the tree takes so far.
+struct Budget {
+    limits: Limits,
     elements: usize,
     /// The heap of the tree so far, as [`heap`] counts it.
     heap: usize,
@@ -350,14 +359,89 @@ fn heap(bytes: usize) -> usize {
 impl<'a> Tree<'a> {
     fn new(limits: Limits) -> Self {
         Self {
-            limits,
+            budget: Budget {
+                limits,
+                elements: 0,
+                heap: 0,
+            },
             stack: Vec::new(),
             root: None,
-            elements: 0,
-            heap: 0,
         }
     }
 
+    fn open(
+        &mut self,
+        resolved: &ResolveResult<'_>,
+        start: &BytesStart<'_>,
+    ) -> Result<Element, XmlError> {
+        self.budget.open(resolved, start)
+    }
+
+    /// Ends an element: its pending whitespace becomes its text if it has no
+    /// children, and it becomes the last child of its parent (or the root).
+    fn close(&mut self, mut open: Open<'a>) -> Result<(), XmlError> {
+        let budget = &mut self.budget;
+        if open.element.children.is_empty() {
+            budget.keep_whitespace(&mut open)?;
+        }
+        let element = open.element;
+        let Some(parent) = self.stack.last_mut() else {
+            self.root = Some(element);
+            return Ok(());
+        };
+        // The parent has a child now: whitespace before it was indentation.
+        budget.release(heap(parent.whitespace.capacity()));
+        parent.whitespace = String::new();
+        parent.borrowed = "";
+        parent.whitespace_len = 0;
+        budget.grow(&mut parent.element.children)?;
+        parent.element.children.push(element);
+        Ok(())
+    }
+
+    /// A text event: whitespace beside child elements is left out.
+    fn text(&mut self, raw: Cow<'a, str>) -> Result<(), XmlError> {
+        let whitespace_only = raw
+            .bytes()
+            .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'));
+        let Some(open) = self.stack.last_mut() else {
+            return if whitespace_only {
+                Ok(())
+            } else {
+                Err(XmlError(
+                    "the document has text outside its root element".into(),
+                ))
+            };
+        };
+        let budget = &mut self.budget;
+        match (
+            whitespace_only,
+            open.element.children.is_empty(),
+            open.element.text.is_empty(),
+        ) {
+            (true, false, _) => Ok(()),
+            (true, true, true) => budget.pend_whitespace(open, raw),
+            _ => budget
+                .keep_whitespace(open)
+                .and_then(|()| budget.append(&mut open.element, &raw, Newlines::Normalize)),
+        }
+    }
+
+    /// Content that is always text (CDATA, a reference).
+    fn content(&mut self, text: &str, newlines: Newlines) -> Result<(), XmlError> {
+        let Some(open) = self.stack.last_mut() else {
+            return Err(XmlError(
+                "the document has text outside its root element".into(),
+            ));
+        };
+        let budget = &mut self.budget;
+        budget
+            .keep_whitespace(open)
+            .and_then(|()| budget.append(&mut open.element, text, newlines))
+    }
+}
+
+impl Budget {
     /// Counts `bytes` more heap, or refuses the document when the tree
     /// would take more than allowed.
     fn charge(&mut self, bytes: usize) -> Result<(), XmlError> {
@@ -500,32 +584,8 @@ impl<'a> Tree<'a> {
         })
     }
 
-    /// Ends an element: its pending whitespace becomes its text if it has no
-    /// children, and it becomes the last child of its parent (or the root).
-    fn close(&mut self, mut open: Open<'a>) -> Result<(), XmlError> {
-        if open.element.children.is_empty() {
-            self.keep_whitespace(&mut open)?;
-        }
-        let element = open.element;
-        let Some(mut parent) = self.stack.pop() else {
-            self.root = Some(element);
-            return Ok(());
-        };
-        // The parent has a child now: whitespace before it was indentation.
-        self.release(heap(parent.whitespace.capacity()));
-        parent.whitespace = String::new();
-        parent.borrowed = "";
-        parent.whitespace_len = 0;
-        let result = self.grow(&mut parent.element.children);
-        if result.is_ok() {
-            parent.element.children.push(element);
-        }
-        self.stack.push(parent);
-        result
-    }
-
     /// Makes the pending whitespace of `open` its text.
-    fn keep_whitespace(&mut self, open: &mut Open<'a>) -> Result<(), XmlError> {
+    fn keep_whitespace(&mut self, open: &mut Open<'_>) -> Result<(), XmlError> {
         if open.whitespace_len > self.limits.max_text_len {
             return Err(XmlError(format!(
                 "the text of <{}> starts with more than {} bytes of whitespace",
@@ -545,36 +605,11 @@ impl<'a> Tree<'a> {
         Ok(())
     }
 
-    /// A text event: whitespace beside child elements is left out.
-    fn text(&mut self, raw: Cow<'a, str>) -> Result<(), XmlError> {
-        let whitespace_only = raw
-            .bytes()
-            .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'));
-        let Some(mut open) = self.stack.pop() else {
-            return if whitespace_only {
-                Ok(())
-            } else {
-                Err(XmlError(
-                    "the document has text outside its root element".into(),
-                ))
-            };
-        };
-        let result = match (
-            whitespace_only,
-            open.element.children.is_empty(),
-            open.element.text.is_empty(),
-        ) {
-            (true, false, _) => Ok(()),
-            (true, true, true) => self.pend_whitespace(&mut open, raw),
-            _ => self
-                .keep_whitespace(&mut open)
-                .and_then(|()| self.append(&mut open.element, &raw, Newlines::Normalize)),
-        };
-        self.stack.push(open);
-        result
-    }
-
-    fn pend_whitespace(&mut self, open: &mut Open<'a>, raw: Cow<'a, str>) -> Result<(), XmlError> {
+    fn pend_whitespace<'a>(
+        &mut self,
+        open: &mut Open<'a>,
+        raw: Cow<'a, str>,
+    ) -> Result<(), XmlError> {
         let first = open.whitespace_len == 0;
         open.whitespace_len = open.whitespace_len.saturating_add(raw.len());
         if open.whitespace_len > self.limits.max_text_len {
@@ -596,20 +631,6 @@ impl<'a> Tree<'a> {
         open.whitespace.push_str(borrowed);
         push_normalized(&mut open.whitespace, &raw);
         Ok(())
-    }
-
-    /// Content that is always text (CDATA, a reference).
-    fn content(&mut self, text: &str, newlines: Newlines) -> Result<(), XmlError> {
-        let Some(mut open) = self.stack.pop() else {
-            return Err(XmlError(
-                "the document has text outside its root element".into(),
-            ));
-        };
-        let result = self
-            .keep_whitespace(&mut open)
-            .and_then(|()| self.append(&mut open.element, text, newlines));
-        self.stack.push(open);
-        result
     }
 
     fn append(
