@@ -120,6 +120,12 @@ impl LogSink {
         }
     }
 
+    /// True when a line at `level` would be written: lets a caller skip
+    /// building a line that would be dropped.
+    pub fn enabled(&self, level: Level) -> bool {
+        level >= self.min
+    }
+
     /// Writes one line if `level` is at or above the sink's minimum.
     pub fn write(&self, level: Level, message: &str) {
         if level < self.min {

@@ -1,6 +1,7 @@
 //! `rooms:exchange-sync/log`: the component's log lines, into the host's log.
 //!
-//! Lines are untrusted text from the sandbox: each one is made safe for a
+//! Lines below the log's level are dropped first, before any work. Lines
+//! are untrusted text from the sandbox: each one is made safe for a
 //! terminal and cut to [`LogBudget::MAX_LINE_CHARS`], and one call may write
 //! at most [`LogBudget::MAX_LINES`] lines and [`LogBudget::MAX_BYTES`] bytes.
 //! The first line over the budget is replaced by a note; later ones are
@@ -20,6 +21,9 @@ impl Host for TenantState {
             WitLevel::Warn => Level::Warn,
             WitLevel::Error => Level::Error,
         };
+        if !self.component_log().enabled(level) {
+            return;
+        }
         match self.log_budget.admit(message.len()) {
             LogAdmission::Write => self.component_log().write(
                 level,
