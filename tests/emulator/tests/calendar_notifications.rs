@@ -305,6 +305,41 @@ fn subscription_exists(emu: &exo_emulator::RunningEmulator, id: &str) -> bool {
     emu.with_state(|s| s.calendar.subscriptions.get(id).is_some())
 }
 
+/// True when no push delivery of the subscription is in flight: after the
+/// callback has seen a request, the emulator has recorded its answer.
+fn delivery_settled(emu: &exo_emulator::RunningEmulator, id: &str) -> bool {
+    use exo_emulator::calendar::subscription::SubscriptionKind;
+    emu.with_state(|s| {
+        matches!(
+            s.calendar.subscriptions.get(id).map(|sub| &sub.kind),
+            Some(SubscriptionKind::Push {
+                in_flight: false,
+                ..
+            })
+        )
+    })
+}
+
+/// True once the emulator has recorded the outcome of the last push attempt
+/// as a failure, the `failures`-th in a row (the store counts every failed
+/// attempt, the first included). The callback counts a request
+/// when it arrives, before the emulator has its answer: advancing the clock
+/// before then would move the failure time itself, and no retry would come.
+fn failure_recorded(emu: &exo_emulator::RunningEmulator, id: &str, failures: u32) -> bool {
+    use exo_emulator::calendar::subscription::SubscriptionKind;
+    emu.with_state(
+        |s| match s.calendar.subscriptions.get(id).map(|sub| &sub.kind) {
+            Some(SubscriptionKind::Push {
+                failing_since: Some(_),
+                in_flight: false,
+                retries: made,
+                ..
+            }) => *made == failures,
+            _ => false,
+        },
+    )
+}
+
 #[tokio::test]
 async fn push_delivers_events_and_heartbeats_and_honours_unsubscribe() {
     let emu = start().await;
@@ -344,6 +379,12 @@ async fn push_delivers_events_and_heartbeats_and_honours_unsubscribe() {
     );
 
     // A minute of silence on the emulator clock: a StatusEvent heartbeat.
+    // (Once the delivery is recorded: the callback counts a request when it
+    // arrives, and an earlier clock move would date the delivery itself.)
+    assert!(
+        eventually(20, async || delivery_settled(&emu, &id)).await,
+        "the delivery was not recorded"
+    );
     emu.advance_clock(SignedDuration::from_secs(61));
     assert!(
         eventually(20, async || callback.count() >= 2).await,
@@ -393,10 +434,18 @@ async fn failing_callbacks_are_retried_with_back_off_then_dropped() {
         "no first attempt"
     );
     // Retries come 30 s and 60 s after the first failure (emulator clock) ...
+    assert!(
+        eventually(20, async || failure_recorded(&emu, &id, 1)).await,
+        "the first failure was not recorded"
+    );
     emu.advance_clock(SignedDuration::from_secs(30));
     assert!(
         eventually(20, async || callback.count() >= 2).await,
         "no retry after 30 s"
+    );
+    assert!(
+        eventually(20, async || failure_recorded(&emu, &id, 2)).await,
+        "the first retry's failure was not recorded"
     );
     emu.advance_clock(SignedDuration::from_secs(30));
     assert!(
