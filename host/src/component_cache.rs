@@ -30,6 +30,8 @@ use sha2::Sha256;
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
+use crate::files::{self, FileError, Symlinks};
+
 /// Length of the key and of the digest in front of every entry.
 const DIGEST_BYTES: usize = 32;
 
@@ -57,7 +59,14 @@ impl ComponentCache {
     /// Fails, with the reason for the log, when either is not safe to trust.
     pub fn open(dir: &Path) -> anyhow::Result<ComponentCache> {
         create_private_dir(dir)?;
-        check_private(dir, &std::fs::symlink_metadata(dir)?, "cache directory")?;
+        let meta = std::fs::symlink_metadata(dir)?;
+        if !meta.file_type().is_dir() {
+            anyhow::bail!(
+                "the cache directory {} is not a plain directory",
+                dir.display()
+            );
+        }
+        check_owner(dir, &meta, "cache directory")?;
         let key = load_or_create_key(&key_path(dir))?;
         Ok(ComponentCache {
             dir: dir.to_path_buf(),
@@ -73,10 +82,10 @@ impl ComponentCache {
     /// Loads the entry `name` if it exists and passes every check.
     pub fn lookup(&self, engine: &Engine, name: &str) -> Lookup {
         let path = self.entry_path(name);
-        let mut file = match open_no_follow(&path) {
+        let mut file = match files::open_regular(&path, Symlinks::Refuse) {
             Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Lookup::Miss,
-            Err(e) => return Lookup::Rejected(format!("{}: {e}", path.display())),
+            Err(FileError::NotFound { .. }) => return Lookup::Miss,
+            Err(e) => return Lookup::Rejected(e.to_string()),
         };
         let bytes = match read_checked(&mut file, &path) {
             Ok(bytes) => bytes,
@@ -164,10 +173,10 @@ fn load_or_create_key(path: &Path) -> anyhow::Result<[u8; DIGEST_BYTES]> {
                 .with_context(|| format!("cannot create the cache key {}", path.display()));
         }
     }
-    let mut file = open_no_follow(path)
+    let mut file = files::open_regular(path, Symlinks::Refuse)
         .with_context(|| format!("cannot open the cache key {}", path.display()))?;
     let meta = file.metadata()?;
-    check_private(path, &meta, "cache key")?;
+    check_owner(path, &meta, "cache key")?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -192,7 +201,7 @@ fn load_or_create_key(path: &Path) -> anyhow::Result<[u8; DIGEST_BYTES]> {
 /// Reads an opened entry after checking what the handle refers to.
 fn read_checked(file: &mut File, path: &Path) -> anyhow::Result<Vec<u8>> {
     let meta = file.metadata()?;
-    check_private(path, &meta, "cache entry")?;
+    check_owner(path, &meta, "cache entry")?;
     if meta.len() > MAX_ENTRY_BYTES {
         anyhow::bail!("{} is larger than any component artefact", path.display());
     }
@@ -201,25 +210,9 @@ fn read_checked(file: &mut File, path: &Path) -> anyhow::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// A regular file or directory of the effective user that group and others
-/// cannot write.
-fn check_private(path: &Path, meta: &std::fs::Metadata, what: &str) -> anyhow::Result<()> {
-    let kind_ok = if what == "cache directory" {
-        meta.file_type().is_dir()
-    } else {
-        meta.file_type().is_file()
-    };
-    if !kind_ok {
-        anyhow::bail!(
-            "the {what} {} is not a plain {}",
-            path.display(),
-            if what == "cache directory" {
-                "directory"
-            } else {
-                "file"
-            }
-        );
-    }
+/// Owned by the effective user, and not writable by group or others. (What
+/// kind of file it is, the caller has checked.)
+fn check_owner(path: &Path, meta: &std::fs::Metadata, what: &str) -> anyhow::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
@@ -240,18 +233,9 @@ fn check_private(path: &Path, meta: &std::fs::Metadata, what: &str) -> anyhow::R
             );
         }
     }
+    #[cfg(not(unix))]
+    let _ = (path, meta, what);
     Ok(())
-}
-
-fn open_no_follow(path: &Path) -> std::io::Result<File> {
-    let mut options = OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(
-        &mut options,
-        libc::O_NOFOLLOW | libc::O_NONBLOCK,
-    );
-    options.open(path)
 }
 
 fn create_new_private(path: &Path) -> std::io::Result<File> {

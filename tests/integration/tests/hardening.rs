@@ -153,7 +153,8 @@ async fn a_cache_others_can_write_is_not_used() {
     std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o700)).unwrap();
 
     // An entry owned by another user is refused (only root can make one).
-    if unsafe { libc_geteuid() } == 0 {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
         let entry = std::fs::read_dir(&cache)
             .unwrap()
             .next()
@@ -171,11 +172,6 @@ async fn a_cache_others_can_write_is_not_used() {
             &["belongs to user id 65534"],
         );
     }
-}
-
-unsafe extern "C" {
-    #[link_name = "geteuid"]
-    fn libc_geteuid() -> u32;
 }
 
 /// Runs the sync test of a tenant without persons: instantiates nothing, but
