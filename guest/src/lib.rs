@@ -48,12 +48,14 @@
 
 pub mod auth;
 pub mod body;
+pub mod booking;
 pub mod config;
 pub mod diagnostics;
 pub mod error;
 pub mod ews;
 pub mod platform;
 pub mod safe_text;
+pub mod sync;
 pub mod url;
 
 #[cfg(target_arch = "wasm32")]

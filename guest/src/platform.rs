@@ -11,6 +11,7 @@
 use std::fmt;
 
 use crate::auth::token::{AccessToken, RefreshToken, Secret};
+use crate::booking::{Booking, BookingKey, CommitError, Page};
 
 /// The host, as seen by the sync logic.
 ///
@@ -52,6 +53,22 @@ pub trait Platform {
 
     /// Looks a ROOMS person or room up by address (case-insensitive).
     fn person(&self, email: &str) -> Option<Person>;
+
+    /// The committed `SyncFolderItems` state of `mailbox`'s calendar.
+    fn sync_state(&self, mailbox: &str) -> Option<String>;
+
+    /// Bookings homed in `mailbox` with local changes to write, oldest first.
+    fn pending_changes(&self, mailbox: &str, limit: u32) -> Vec<Booking>;
+
+    /// The stored booking for each key, in order.
+    fn find_bookings(&self, keys: &[BookingKey]) -> Vec<Option<Booking>>;
+
+    /// Stores a page in one transaction, or nothing.
+    fn commit(&mut self, page: &Page) -> Result<(), CommitError>;
+
+    /// Waits `ms` milliseconds on the host's clock before the next request
+    /// to `mailbox`; false when the wait would pass the call's deadline.
+    fn wait(&mut self, mailbox: &str, ms: u64) -> bool;
 
     /// The wall-clock time in seconds since the Unix epoch.
     fn now_unix(&self) -> u64;
@@ -288,6 +305,10 @@ pub struct Person {
     pub conflict_behaviour: ConflictBehaviour,
     /// True when ROOMS stopped syncing this person after repeated errors.
     pub sync_disabled: bool,
+    /// True for a room (a resource mailbox).
+    pub room: bool,
+    /// `Ist Sync-Master` (rooms only).
+    pub sync_master: bool,
 }
 
 #[cfg(test)]
