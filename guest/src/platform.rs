@@ -11,7 +11,7 @@
 use std::fmt;
 
 use crate::auth::token::{AccessToken, RefreshToken, Secret};
-use crate::booking::{Booking, BookingKey, CommitError, Page};
+use crate::booking::{Booking, BookingKey, CommitError, ItemRef, Page};
 
 /// The host, as seen by the sync logic.
 ///
@@ -62,6 +62,9 @@ pub trait Platform {
 
     /// The stored booking for each key, in order.
     fn find_bookings(&self, keys: &[BookingKey]) -> Vec<Option<Booking>>;
+
+    /// Every item in `mailbox` that a booking links to (for a full resync).
+    fn linked_items(&self, mailbox: &str) -> Vec<ItemRef>;
 
     /// Stores a page in one transaction, or nothing.
     fn commit(&mut self, page: &Page) -> Result<(), CommitError>;
