@@ -1,7 +1,8 @@
 //! The component edge (wasm32 only): the generated WIT bindings, the `sync`
 //! export, and the one place where internal values become WIT values
-//! ([`sync_error`], [`check_result`]), after their final pass through
-//! `Check::sanitized` and `Error::sanitized`.
+//! ([`sync_error`], [`check_result`], [`sync_report`]), after their final
+//! pass through `Check::sanitized`, `Error::sanitized` and
+//! [`sanitized_problem`]. The booking types cross in `wit_booking`.
 //!
 //! The `with:` map reuses the raw `wasip2` bindings for `wasi:http`,
 //! `wasi:io` and `wasi:clocks`, so `wasi_platform` can drive HTTP with the
@@ -10,6 +11,8 @@
 use crate::diagnostics::{self, Check};
 use crate::error::Error;
 use crate::platform::{CertificateError, TransportKind};
+use crate::safe_text;
+use crate::sync::{Counts, Problem, Report};
 use crate::wasi_platform::WasiPlatform;
 
 /// The generated bindings of the `plugin` world.
@@ -30,7 +33,7 @@ pub(crate) mod bindings {
     });
 }
 
-use bindings::exports::rooms::exchange_sync::sync::Guest;
+use bindings::exports::rooms::exchange_sync::sync::{self as wit_sync, Guest};
 use bindings::rooms::exchange_sync::rooms::Person as WitPerson;
 use bindings::rooms::exchange_sync::types as wit;
 
@@ -47,6 +50,12 @@ impl Guest for Component {
             .map(|c| c.into_iter().map(|c| check_result(c.sanitized())).collect())
             .map_err(|e| sync_error(&e.sanitized()))
     }
+
+    fn run_person(person: WitPerson) -> wit_sync::SyncReport {
+        // As for checks: every problem handed out is sanitized first.
+        let person = crate::wasi_platform::person(person);
+        sync_report(crate::sync::run(&mut WasiPlatform, &person))
+    }
 }
 
 bindings::export!(Component with_types_in bindings);
@@ -59,6 +68,54 @@ fn check_result(check: Check) -> wit::CheckResult {
         message: check.message,
         fix: check.fix,
         cause: check.cause.as_ref().map(sync_error),
+    }
+}
+
+/// A report as the WIT `sync-report`, each problem sanitized on the way.
+fn sync_report(report: Report) -> wit_sync::SyncReport {
+    wit_sync::SyncReport {
+        to_rooms: direction_counts(report.to_rooms),
+        to_exchange: direction_counts(report.to_exchange),
+        conflicts: report.conflicts,
+        quarantined: report.quarantined,
+        ews_requests: report.ews_requests,
+        backoff_ms: report.backoff_ms,
+        completed: report.completed,
+        errors: report
+            .errors
+            .into_iter()
+            .map(|p| sync_problem(sanitized_problem(p)))
+            .collect(),
+    }
+}
+
+fn direction_counts(counts: Counts) -> wit_sync::DirectionCounts {
+    wit_sync::DirectionCounts {
+        created: counts.created,
+        updated: counts.updated,
+        cancelled: counts.cancelled,
+    }
+}
+
+/// `problem` with every text made safe to show, as `Check::sanitized` does
+/// for a check: a code, message or fix may quote server text (an EWS
+/// response code, a fault text, a subject), and so may the cause.
+fn sanitized_problem(problem: Problem) -> Problem {
+    Problem {
+        code: safe_text::message_owned(problem.code),
+        message: safe_text::message_owned(problem.message),
+        fix: problem.fix.map(safe_text::message_owned),
+        cause: problem.cause.as_ref().map(Error::sanitized),
+    }
+}
+
+/// A problem as the WIT `sync-problem`; the caller has sanitized it.
+fn sync_problem(problem: Problem) -> wit_sync::SyncProblem {
+    wit_sync::SyncProblem {
+        code: problem.code,
+        message: problem.message,
+        fix: problem.fix,
+        cause: problem.cause.as_ref().map(sync_error),
     }
 }
 

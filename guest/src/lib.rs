@@ -3,18 +3,23 @@
 //! A WASI Preview 2 component (`wasm32-wasip2`) that holds the OAuth and EWS
 //! logic of the ROOMS calendar sync. A host supplies the imports of the WIT
 //! world `rooms:exchange-sync/plugin` (HTTP, settings, secrets and signing, a
-//! token cache, the ROOMS data, logging) and calls the `sync` export. All
-//! logic is plain Rust behind the [`platform::Platform`] trait, so it builds
-//! and is unit-tested natively; only `component` and `wasi_platform` touch the
-//! generated bindings and exist only on `wasm32`.
+//! token cache, the ROOMS data, pacing, logging) and calls the `sync` export.
+//! All logic is plain Rust behind the [`platform::Platform`] trait, so it
+//! builds and is unit-tested natively; only `component`, `wasi_platform` and
+//! `wit_booking` touch the generated bindings and exist only on `wasm32`.
 //!
 //! # Layout
 //!
-//! - `component`: (wasm32) the bindings, `export!`, the `sync` export, and the
-//!   one mapping of [`error::Error`] to the WIT `sync-error`.
+//! - `component`: (wasm32) the bindings, `export!`, the `sync` export, the
+//!   one mapping of [`error::Error`] to the WIT `sync-error`, and the
+//!   [`sync::Report`] as the WIT `sync-report`.
 //! - `wasi_platform`: (wasm32) [`platform::Platform`] over the WIT imports and
 //!   raw `wasi:http`.
+//! - `wit_booking`: (wasm32) the booking types converted both ways between
+//!   [`booking`] and the generated `calendar` and `rooms` types.
 //! - [`platform`]: the host trait and the plain types that cross it.
+//! - [`booking`]: ROOMS bookings, booking keys and the pages committed to the
+//!   store, as plain types (the WIT `calendar` and the `rooms` store types).
 //! - [`body`]: a response body collected under a size cap with a bounded
 //!   memory peak (fed by `wasi_platform`, measured natively).
 //! - [`config`]: the `RoomsAppSettings` keys, read and validated.
@@ -26,6 +31,8 @@
 //!   [`ews::soap`], [`ews::response`] and one file per operation
 //!   ([`ews::get_folder`]).
 //! - [`diagnostics`]: the sync test of a person (`sign-in`, `calendar-access`).
+//! - [`sync`]: the two-way sync engine, one cycle of one person
+//!   (`sync.run-person`) and its [`sync::Report`].
 //! - [`safe_text`]: server text made fit for a terminal, a log or JSON
 //!   (control and bidi characters replaced, length capped); the final pass
 //!   over everything the component hands out.
@@ -62,6 +69,8 @@ pub mod url;
 mod component;
 #[cfg(target_arch = "wasm32")]
 mod wasi_platform;
+#[cfg(target_arch = "wasm32")]
+mod wit_booking;
 
 #[cfg(test)]
 mod testing;

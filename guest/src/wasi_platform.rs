@@ -1,16 +1,18 @@
 //! [`Platform`] over the component's imports (wasm32 only).
 //!
 //! Settings come from `wasi:config/store`, secrets and signatures from
-//! `secrets`, tokens from `token-cache`, persons from `rooms`, log lines go to
-//! `log` (each made safe by [`safe_text::message`] on the way); the clock is `wasi:clocks/wall-clock` and randomness
-//! `wasi:random/random`. HTTP uses raw `wasi:http` (no async runtime): the
-//! request is handed to the host first, then the body is streamed, then the
-//! response is awaited and read up to [`MAX_RESPONSE_BYTES`] into a
-//! [`BodyBuffer`] (reserved from `Content-Length`, else collected in blocks
-//! and joined once, so the peak stays bounded). Every
-//! `wasi:http` error code maps to a [`TransportKind`]; a body-write failure
-//! never hides the response future's own error (a policy denial shows as
-//! `denied`, not as a broken pipe).
+//! `secrets`, tokens from `token-cache`; persons, bookings, sync states and
+//! committed pages go through `rooms` (converted by `wit_booking`), waits
+//! through `pacing`; log lines go to `log` (each made safe by
+//! [`safe_text::message`] on the way); the clock is `wasi:clocks/wall-clock`
+//! and randomness `wasi:random/random`. HTTP uses raw `wasi:http` (no async
+//! runtime): the request is handed to the host first, then the body is
+//! streamed, then the response is awaited and read up to
+//! [`MAX_RESPONSE_BYTES`] into a [`BodyBuffer`] (reserved from
+//! `Content-Length`, else collected in blocks and joined once, so the peak
+//! stays bounded). Every `wasi:http` error code maps to a [`TransportKind`];
+//! a body-write failure never hides the response future's own error (a
+//! policy denial shows as `denied`, not as a broken pipe).
 
 use wasip2::http::outgoing_handler;
 use wasip2::http::types::{
@@ -21,7 +23,10 @@ use wasip2::io::streams::StreamError;
 
 use crate::auth::token::{AccessToken, RefreshToken, Secret};
 use crate::body::{BodyBuffer, MAX_RESPONSE_BYTES, StreamFailure};
-use crate::component::bindings::rooms::exchange_sync::{log, rooms, secrets, token_cache, types};
+use crate::booking::{Booking, BookingKey, CommitError, ItemRef, Page};
+use crate::component::bindings::rooms::exchange_sync::{
+    log, pacing, rooms, secrets, token_cache, types,
+};
 use crate::component::bindings::wasi::config::store;
 use crate::platform::{
     CachedToken, CertificateError, ConfigReadError, ConflictBehaviour, HttpRequest, HttpResponse,
@@ -104,6 +109,40 @@ impl Platform for WasiPlatform {
 
     fn person(&self, email: &str) -> Option<Person> {
         rooms::get_person(email).map(person)
+    }
+
+    fn sync_state(&self, mailbox: &str) -> Option<String> {
+        rooms::get_sync_state(mailbox)
+    }
+
+    fn pending_changes(&self, mailbox: &str, limit: u32) -> Vec<Booking> {
+        rooms::pending_changes(mailbox, limit)
+            .into_iter()
+            .map(Booking::from)
+            .collect()
+    }
+
+    fn find_bookings(&self, keys: &[BookingKey]) -> Vec<Option<Booking>> {
+        let keys: Vec<rooms::BookingKey> = keys.iter().map(Into::into).collect();
+        rooms::find_bookings(&keys)
+            .into_iter()
+            .map(|found| found.map(Booking::from))
+            .collect()
+    }
+
+    fn linked_items(&self, mailbox: &str) -> Vec<ItemRef> {
+        rooms::linked_items(mailbox)
+            .into_iter()
+            .map(ItemRef::from)
+            .collect()
+    }
+
+    fn commit(&mut self, page: &Page) -> Result<(), CommitError> {
+        rooms::commit(&page.into()).map_err(CommitError::from)
+    }
+
+    fn wait(&mut self, mailbox: &str, ms: u64) -> bool {
+        pacing::wait(mailbox, ms)
     }
 
     fn now_unix(&self) -> u64 {
@@ -435,5 +474,7 @@ pub(crate) fn person(p: rooms::Person) -> Person {
             types::ConflictBehaviour::Cancel => ConflictBehaviour::Cancel,
         },
         sync_disabled: p.sync_disabled,
+        room: p.room,
+        sync_master: p.sync_master,
     }
 }

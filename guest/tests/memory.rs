@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rooms_sync_guest::auth::token::{AccessToken, Secret};
 use rooms_sync_guest::body::{BodyBuffer, MAX_RESPONSE_BYTES};
+use rooms_sync_guest::booking::{Booking, BookingKey, CommitError, ItemRef, Page};
 use rooms_sync_guest::config::keys;
 use rooms_sync_guest::diagnostics::{self, Check};
 use rooms_sync_guest::platform::{
@@ -192,7 +193,34 @@ impl Platform for Host {
             sync_url: String::new(),
             conflict_behaviour: ConflictBehaviour::Rollback,
             sync_disabled: false,
+            room: true,
+            sync_master: false,
         })
+    }
+
+    // The sync test never touches the ROOMS store or the pacing.
+    fn sync_state(&self, _: &str) -> Option<String> {
+        None
+    }
+
+    fn pending_changes(&self, _: &str, _: u32) -> Vec<Booking> {
+        Vec::new()
+    }
+
+    fn find_bookings(&self, keys: &[BookingKey]) -> Vec<Option<Booking>> {
+        vec![None; keys.len()]
+    }
+
+    fn linked_items(&self, _: &str) -> Vec<ItemRef> {
+        Vec::new()
+    }
+
+    fn commit(&mut self, _: &Page) -> Result<(), CommitError> {
+        Ok(())
+    }
+
+    fn wait(&mut self, _: &str, _: u64) -> bool {
+        true
     }
 
     fn now_unix(&self) -> u64 {
