@@ -17,10 +17,14 @@
 //! | anything else | `protocol` |
 //!
 //! One file per operation sits beside this module ([`get_folder`]).
+//! [`calendar_item`] reads a calendar item and writes a booking as one;
+//! [`time`] converts `xs:dateTime` and `xs:date`.
 
+pub mod calendar_item;
 pub mod get_folder;
 pub mod response;
 pub mod soap;
+pub mod time;
 pub mod xml;
 
 use crate::auth::TokenProvider;
