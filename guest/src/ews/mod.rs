@@ -16,14 +16,18 @@
 //! | SOAP fault / error response message | by response code ([`classify_code`]) |
 //! | anything else | `protocol` |
 //!
-//! One file per operation sits beside this module ([`get_folder`]).
-//! [`calendar_item`] reads a calendar item and writes a booking as one;
-//! [`time`] converts `xs:dateTime` and `xs:date`.
+//! One file per operation sits beside this module: [`get_folder`] (the
+//! access check), and for the calendar sync [`sync_folder_items`] (changes
+//! since a sync state) and [`get_item`] (a batch of calendar items with every
+//! synced property). [`calendar_item`] reads a calendar item and writes a
+//! booking as one; [`time`] converts `xs:dateTime` and `xs:date`.
 
 pub mod calendar_item;
 pub mod get_folder;
+pub mod get_item;
 pub mod response;
 pub mod soap;
+pub mod sync_folder_items;
 pub mod time;
 pub mod xml;
 
