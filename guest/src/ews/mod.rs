@@ -18,17 +18,24 @@
 //!
 //! One file per operation sits beside this module: [`get_folder`] (the
 //! access check), and for the calendar sync [`sync_folder_items`] (changes
-//! since a sync state) and [`get_item`] (a batch of calendar items with every
-//! synced property). [`calendar_item`] reads a calendar item and writes a
-//! booking as one; [`time`] converts `xs:dateTime` and `xs:date`.
+//! since a sync state), [`get_item`] (a batch of calendar items with every
+//! synced property), [`create_item`], [`update_item`] (`NeverOverwrite`, one
+//! occurrence too), [`delete_item`] and [`find_item`] (an item by its booking
+//! tag, an occurrence by its series and original start). [`calendar_item`]
+//! reads a calendar item and writes a booking as one; [`time`] converts
+//! `xs:dateTime` and `xs:date`.
 
 pub mod calendar_item;
+pub mod create_item;
+pub mod delete_item;
+pub mod find_item;
 pub mod get_folder;
 pub mod get_item;
 pub mod response;
 pub mod soap;
 pub mod sync_folder_items;
 pub mod time;
+pub mod update_item;
 pub mod xml;
 
 use crate::auth::TokenProvider;
