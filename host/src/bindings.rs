@@ -4,7 +4,9 @@
 //! typed `Plugin`/`PluginPre` wrappers for the export. Options used:
 //! - `exports: { default: async }`: the export is called with `call_*().await`,
 //!   because `wasi:http` runs on tokio and needs an async store.
-//! - imports stay synchronous: our own imports do not await anything.
+//! - `imports`: our own imports are synchronous (they do not await
+//!   anything), except `pacing.wait`, which sleeps on tokio's clock
+//!   ([`crate::capabilities::pacing`]).
 //! - `with`: the standard WASI interfaces reuse the types of `wasmtime-wasi`
 //!   and `wasmtime-wasi-http`, which also provide their implementations.
 //!   `wasi:config/store` is generated here and implemented in
@@ -15,6 +17,7 @@ wasmtime::component::bindgen!({
     path: "../wit",
     world: "plugin",
     exports: { default: async },
+    imports: { "rooms:exchange-sync/pacing.wait": async },
     with: {
         "wasi:http": wasmtime_wasi_http::p2::bindings::http,
         "wasi:io": wasmtime_wasi::p2::bindings::io,

@@ -32,7 +32,11 @@
 //! - [`env`]: the process environment behind a trait (a map in tests).
 //! - [`files`]: opening input files so that a FIFO or device cannot block,
 //!   with a size bound.
-//! - [`rooms_db`]: the ROOMS database (SQLite): persons.
+//! - [`rooms_db`]: the ROOMS database (SQLite): persons and rooms,
+//!   bookings with their Exchange links, sync states, pages committed in one
+//!   transaction, conflicts, the outbox and quarantined items.
+//! - [`occurrences`]: Windows time zones (CLDR, through ICU4X) and the
+//!   expansion of series into occurrences in their own zone.
 //! - [`log`]: log sinks (stderr, memory for tests).
 //! - [`bindings`]: the code generated from `wit/`.
 //!
@@ -51,6 +55,7 @@ pub mod env;
 pub mod files;
 pub mod http_policy;
 pub mod log;
+pub mod occurrences;
 pub mod rooms_db;
 pub mod runtime;
 pub mod secrets;

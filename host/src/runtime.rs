@@ -162,7 +162,7 @@ impl Runtime {
 
     /// Store limits for a new [`TenantState`].
     pub fn store_limits(&self) -> CallLimiter {
-        CallLimiter::new(self.limits.memory_bytes)
+        CallLimiter::new(self.limits.memory_bytes).with_call_deadline(self.limits.call_deadline)
     }
 
     /// A new instance in `store`.
@@ -202,7 +202,9 @@ fn linker(engine: &Engine) -> anyhow::Result<Linker<TenantState>> {
         &mut linker,
         |s| s,
     )?;
+    rooms::exchange_sync::calendar::add_to_linker::<_, HasSelf<TenantState>>(&mut linker, |s| s)?;
     rooms::exchange_sync::rooms::add_to_linker::<_, HasSelf<TenantState>>(&mut linker, |s| s)?;
+    rooms::exchange_sync::pacing::add_to_linker::<_, HasSelf<TenantState>>(&mut linker, |s| s)?;
     rooms::exchange_sync::log::add_to_linker::<_, HasSelf<TenantState>>(&mut linker, |s| s)?;
     Ok(linker)
 }

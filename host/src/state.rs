@@ -5,16 +5,19 @@
 //! the call. It holds the WASI context (no files, no sockets, no environment,
 //! no arguments), the `wasi:http` context with the tenant's
 //! [`PolicyHooks`], the resource limits ([`CallLimiter`]), a budget for the
-//! component's log lines, and a handle to the tenant's long-lived data
-//! ([`Tenant`]). Each capability gets a narrow view of it.
+//! component's log lines, the record of the call's waits
+//! ([`Pacing`]), and a handle to the tenant's long-lived data ([`Tenant`]).
+//! Each capability gets a narrow view of it.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use crate::capabilities::pacing::{Pacing, SKIP_WAITS, TEST_CLOCK_VAR};
 use crate::http_policy::{HttpPolicy, PolicyHooks};
 use crate::log::LogSink;
 use crate::tenant::Tenant;
@@ -27,6 +30,7 @@ pub struct TenantState {
     hooks: PolicyHooks,
     pub(crate) limits: CallLimiter,
     pub(crate) log_budget: LogBudget,
+    pub(crate) pacing: Pacing,
     tenant: Arc<Tenant>,
     component_log: LogSink,
 }
@@ -39,7 +43,9 @@ impl TenantState {
         // message; the component never writes secrets there.
         let wasi = WasiCtx::builder().inherit_stderr().build();
         let log = tenant.log().clone();
+        let skip_waits = tenant.env().var(TEST_CLOCK_VAR).as_deref() == Some(SKIP_WAITS);
         TenantState {
+            pacing: Pacing::new(limits.call_deadline, skip_waits),
             wasi,
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
@@ -57,10 +63,17 @@ impl TenantState {
     }
 
     /// Prepares the state for the next call on a reused instance: a fresh
-    /// log budget and no memory refusal remembered from an earlier call.
+    /// log budget, no memory refusal remembered from an earlier call, and
+    /// the waits' deadline counted from now.
     pub fn begin_call(&mut self) {
         self.log_budget = LogBudget::default();
         self.limits.refused = None;
+        self.pacing.begin_call();
+    }
+
+    /// The waits of the current call (see [`crate::capabilities::pacing`]).
+    pub fn pacing(&self) -> &Pacing {
+        &self.pacing
     }
 
     /// Where the component's own log lines go.
@@ -95,6 +108,9 @@ impl WasiHttpView for TenantState {
 pub struct CallLimiter {
     memory_bytes: usize,
     refused: Option<usize>,
+    /// The wall-clock deadline of a call, which bounds the component's waits
+    /// ([`crate::capabilities::pacing`]); 120 s unless set.
+    call_deadline: Duration,
 }
 
 impl CallLimiter {
@@ -103,7 +119,14 @@ impl CallLimiter {
         CallLimiter {
             memory_bytes,
             refused: None,
+            call_deadline: Duration::from_secs(120),
         }
+    }
+
+    /// The same limiter, for calls that may last `deadline`.
+    pub fn with_call_deadline(mut self, deadline: Duration) -> CallLimiter {
+        self.call_deadline = deadline;
+        self
     }
 
     /// The size (bytes) of a memory growth that was refused, if any.

@@ -13,14 +13,20 @@
 //! | [`config`] | `wasi:config/store` | the tenant's non-secret settings |
 //! | [`secrets`] | `rooms:exchange-sync/secrets` | a named secret; RS256 signatures by certificate thumbprint |
 //! | [`token_cache`] | `rooms:exchange-sync/token-cache` | tokens that outlive an instance (memory only) |
-//! | [`rooms`] | `rooms:exchange-sync/rooms` | the persons of the ROOMS database |
+//! | [`rooms`] | `rooms:exchange-sync/rooms` | persons, bookings, pending changes, sync states; pages committed in one transaction |
+//! | [`pacing`] | `rooms:exchange-sync/pacing` | waits on the host's clock, bounded by the call deadline |
 //! | [`log`] | `rooms:exchange-sync/log` | the host's log, tagged with the tenant |
 
 pub mod config;
 pub mod log;
+pub mod pacing;
 pub mod rooms;
 pub mod secrets;
 pub mod token_cache;
 
 /// `types` has no functions; its generated `Host` trait is empty.
 impl crate::bindings::rooms::exchange_sync::types::Host for crate::state::TenantState {}
+
+/// `calendar` has no functions (only the booking types); its generated
+/// `Host` trait is empty.
+impl crate::bindings::rooms::exchange_sync::calendar::Host for crate::state::TenantState {}

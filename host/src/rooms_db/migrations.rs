@@ -1,0 +1,124 @@
+//! The schema of `rooms.db`, as an append-only list of migrations.
+//!
+//! `PRAGMA user_version` counts the migrations a file has. [`migrate`]
+//! applies the missing ones in one `BEGIN IMMEDIATE` transaction, so a file
+//! of any earlier version (a `rooms.db` with persons only, from before
+//! bookings existed) opens and is brought up to date, and concurrent first
+//! opens migrate exactly once. Append, never edit: an entry that shipped is
+//! part of every existing file.
+//!
+//! Version 2 adds the two-way sync:
+//!
+//! | table | holds |
+//! |---|---|
+//! | `person_kinds` | the room and sync-master flags of a person (a side table, so that `persons` keeps its five columns) |
+//! | `bookings` | the booking fields (attendees, rooms and recurrence as JSON text), state, home mailbox, `revision`/`synced_revision`, attempts, last error, and `pending_seq`, the order of pending changes |
+//! | `booking_links` | one Exchange item per booking and mailbox: unique `(mailbox, item_id)`, indexed by `uid` |
+//! | `sync_states` | the `SyncFolderItems` state per mailbox, never empty |
+//! | `conflicts` | conflict records with the field differences as JSON |
+//! | `outbox` | notices for organisers, `sent_at` empty until sent |
+//! | `quarantine` | items the component set aside, unique per `(mailbox, item_id)` |
+
+use rusqlite::Connection;
+
+/// Schema migrations; `PRAGMA user_version` counts those applied. Append,
+/// never edit: existing databases are migrated from their version onwards.
+pub const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE persons (
+         email TEXT PRIMARY KEY NOT NULL,
+         sync_mode TEXT NOT NULL,
+         sync_url TEXT NOT NULL,
+         conflict_behaviour TEXT NOT NULL,
+         sync_disabled INTEGER NOT NULL DEFAULT 0
+     );",
+    "CREATE TABLE person_kinds (
+         email TEXT PRIMARY KEY NOT NULL,
+         room INTEGER NOT NULL DEFAULT 0,
+         sync_master INTEGER NOT NULL DEFAULT 0
+     );
+     CREATE TABLE bookings (
+         id TEXT PRIMARY KEY NOT NULL,
+         organiser TEXT NOT NULL,
+         rooms TEXT NOT NULL,
+         subject TEXT NOT NULL,
+         start_at INTEGER NOT NULL,
+         end_at INTEGER NOT NULL,
+         time_zone TEXT NOT NULL,
+         all_day INTEGER NOT NULL,
+         reminder_minutes INTEGER,
+         private INTEGER NOT NULL,
+         free_busy TEXT NOT NULL,
+         attendees TEXT NOT NULL,
+         recurrence TEXT,
+         state TEXT NOT NULL,
+         home TEXT NOT NULL,
+         revision INTEGER NOT NULL,
+         synced_revision INTEGER NOT NULL,
+         attempts INTEGER NOT NULL DEFAULT 0,
+         last_error TEXT,
+         pending_seq INTEGER,
+         created_at INTEGER NOT NULL,
+         updated_at INTEGER NOT NULL
+     );
+     CREATE INDEX bookings_pending ON bookings (home, pending_seq)
+         WHERE pending_seq IS NOT NULL;
+     CREATE INDEX bookings_pending_seq ON bookings (pending_seq);
+     CREATE TABLE booking_links (
+         booking_id TEXT NOT NULL REFERENCES bookings (id) ON DELETE CASCADE,
+         mailbox TEXT NOT NULL,
+         item_id TEXT NOT NULL,
+         change_key TEXT NOT NULL,
+         uid TEXT NOT NULL,
+         fingerprint TEXT NOT NULL,
+         UNIQUE (mailbox, item_id),
+         UNIQUE (booking_id, mailbox)
+     );
+     CREATE INDEX booking_links_uid ON booking_links (uid);
+     CREATE TABLE sync_states (
+         mailbox TEXT PRIMARY KEY NOT NULL,
+         state TEXT NOT NULL CHECK (length(state) > 0),
+         updated_at INTEGER NOT NULL
+     );
+     CREATE TABLE conflicts (
+         seq INTEGER PRIMARY KEY AUTOINCREMENT,
+         booking_id TEXT NOT NULL,
+         mailbox TEXT NOT NULL,
+         differences TEXT NOT NULL,
+         winner TEXT NOT NULL,
+         attempt INTEGER NOT NULL,
+         at INTEGER NOT NULL
+     );
+     CREATE INDEX conflicts_booking ON conflicts (booking_id);
+     CREATE TABLE outbox (
+         seq INTEGER PRIMARY KEY AUTOINCREMENT,
+         booking_id TEXT,
+         recipient TEXT NOT NULL,
+         kind TEXT NOT NULL,
+         message TEXT NOT NULL,
+         at INTEGER NOT NULL,
+         sent_at INTEGER
+     );
+     CREATE TABLE quarantine (
+         mailbox TEXT NOT NULL,
+         item_id TEXT NOT NULL,
+         subject TEXT NOT NULL,
+         reason TEXT NOT NULL,
+         at INTEGER NOT NULL,
+         PRIMARY KEY (mailbox, item_id)
+     );",
+];
+
+/// Applies the migrations a database lacks, atomically.
+pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let applied = usize::try_from(version).unwrap_or(0);
+    if applied >= MIGRATIONS.len() {
+        return tx.commit();
+    }
+    for migration in &MIGRATIONS[applied..] {
+        tx.execute_batch(migration)?;
+    }
+    tx.execute_batch(&format!("PRAGMA user_version = {};", MIGRATIONS.len()))?;
+    tx.commit()
+}
