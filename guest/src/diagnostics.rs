@@ -11,14 +11,13 @@
 //! whole only when no check can start: an unknown person, or a settings store
 //! that cannot be read.
 
-use crate::auth::TokenProvider;
-use crate::config::{RawSettings, Settings};
+use crate::config::RawSettings;
 use crate::error::Error;
 use crate::ews::get_folder::{self, Folder, Right};
 use crate::ews::{self, Access, EwsClient};
 use crate::platform::{Level, Person, Platform};
 use crate::safe_text;
-use crate::url::HttpUrl;
+use crate::session::Target;
 
 /// Name of the sign-in check.
 pub const SIGN_IN: &str = "sign-in";
@@ -119,7 +118,7 @@ pub fn check(platform: &mut dyn Platform, person: &Person) -> Result<Vec<Check>,
     platform.log(Level::Info, &format!("sync test of {}", person.email));
     let raw = RawSettings::read(platform)?;
 
-    let prepared = prepare(&raw, person);
+    let prepared = Target::prepare(&raw, person);
     let sign_in = match &prepared {
         Err(error) => Check::red(SIGN_IN, error.clone()),
         Ok(target) => match target.tokens.token(platform) {
@@ -154,63 +153,6 @@ pub fn check(platform: &mut dyn Platform, person: &Person) -> Result<Vec<Check>,
         platform.log(Level::Info, &format!("{}: {}", check.name, check.message));
     }
     Ok(vec![sign_in, calendar])
-}
-
-/// Everything the checks need, once the settings and the person are valid.
-struct Target {
-    settings: Settings,
-    url: HttpUrl,
-    tokens: TokenProvider,
-}
-
-fn prepare(raw: &RawSettings, person: &Person) -> Result<Target, Error> {
-    let settings = raw.validate()?;
-    validate_address(&person.email)?;
-    let sync_url = match person.sync_url.trim() {
-        "" => ews::DEFAULT_EWS_URL,
-        url => url,
-    };
-    let url = HttpUrl::parse(sync_url).map_err(|problem| {
-        Error::configuration(
-            "sync-url",
-            format!("of {} {problem}", person.email),
-            format!(
-                "Set the person's Sync-URL in ROOMS to the EWS endpoint, normally {}, or leave \
-                 it empty.",
-                ews::DEFAULT_EWS_URL
-            ),
-        )
-    })?;
-    let tokens = TokenProvider::new(&settings, &url.resource());
-    Ok(Target {
-        settings,
-        url,
-        tokens,
-    })
-}
-
-/// An address must look like `local@domain` before it goes into a SOAP
-/// header and the `X-AnchorMailbox` HTTP header.
-fn validate_address(email: &str) -> Result<(), Error> {
-    let valid = match email.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && !domain.is_empty()
-                && !domain.contains('@')
-                && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-        }
-        None => false,
-    };
-    if valid {
-        Ok(())
-    } else {
-        Err(Error::configuration(
-            "email",
-            format!("'{}' is not an e-mail address", email.escape_debug()),
-            "Set the person's address in ROOMS to the primary SMTP address of its mailbox \
-             (name@domain).",
-        ))
-    }
 }
 
 fn calendar_access(platform: &mut dyn Platform, target: &Target, mailbox: &str) -> Check {
@@ -296,9 +238,11 @@ fn unreadable(problem: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::TokenProvider;
     use crate::auth::token::AccessToken;
     use crate::config::keys;
     use crate::platform::{CachedToken, ConfigReadError, ConflictBehaviour, SyncMode};
+    use crate::session::validate_address;
     use crate::testing::{TestPlatform, answer, app_only, delegated};
 
     fn person(email: &str, sync_url: &str) -> Person {
@@ -308,6 +252,8 @@ mod tests {
             sync_url: sync_url.into(),
             conflict_behaviour: ConflictBehaviour::Rollback,
             sync_disabled: false,
+            room: false,
+            sync_master: false,
         }
     }
 

@@ -62,6 +62,7 @@ pub mod error;
 pub mod ews;
 pub mod platform;
 pub mod safe_text;
+pub mod session;
 pub mod sync;
 pub mod url;
 
