@@ -556,8 +556,7 @@ fn prepare_recurrence(fields: &mut BookingFields, zone: &Zone) -> Result<(), DbE
     let Some(mut recurrence) = fields.recurrence.take() else {
         return Ok(());
     };
-    let probe = fields.clone();
-    let mut probe = probe;
+    let mut probe = fields.clone();
     probe.recurrence = Some(Recurrence {
         modified: Vec::new(),
         deleted: Vec::new(),

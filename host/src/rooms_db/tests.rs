@@ -148,3 +148,736 @@ fn a_bad_row_is_reported_for_its_person_and_the_rest_reads() {
     assert!(db.get_person("c@contoso.com").unwrap().is_some());
     assert!(db.get_person("b@contoso.com").is_err());
 }
+
+// ---------------------------------------------------------------------------
+// Bookings, pages and migrations.
+
+fn t(rfc3339: &str) -> Instant {
+    rfc3339.parse::<jiff::Timestamp>().unwrap().as_second()
+}
+
+/// A tenant with a person (adele), a room (room.berlin) and the database.
+fn tenant_db() -> (tempfile::TempDir, RoomsDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = RoomsDb::open(&dir.path().join("rooms.db")).unwrap();
+    db.add_person(&Person::new("adele@contoso.com", SyncMode::O365).unwrap())
+        .unwrap();
+    db.add_person(
+        &Person::new("room.berlin@contoso.com", SyncMode::O365Pull)
+            .unwrap()
+            .as_room(true),
+    )
+    .unwrap();
+    (dir, db)
+}
+
+fn meeting(organiser: &str, subject: &str) -> BookingFields {
+    BookingFields {
+        organiser: organiser.into(),
+        rooms: vec!["Room.Berlin@contoso.com".into()],
+        subject: subject.into(),
+        start: t("2026-05-04T07:00:00Z"),
+        end: t("2026-05-04T08:00:00Z"),
+        time_zone: "W. Europe Standard Time".into(),
+        all_day: false,
+        reminder_minutes: Some(15),
+        private: false,
+        free_busy: FreeBusy::Busy,
+        attendees: vec![Attendee {
+            email: "Bob@Fabrikam.com".into(),
+            kind: AttendeeKind::Required,
+        }],
+        recurrence: None,
+    }
+}
+
+fn link(mailbox: &str, item: &str, uid: &str) -> ExchangeLink {
+    ExchangeLink {
+        mailbox: mailbox.into(),
+        item_id: item.into(),
+        change_key: format!("ck-{item}"),
+        uid: uid.into(),
+        fingerprint: format!("fp-{item}"),
+    }
+}
+
+fn write(booking: Booking, base: Option<u64>, effect: WriteEffect) -> BookingWrite {
+    BookingWrite {
+        booking,
+        base_revision: base,
+        effect,
+    }
+}
+
+fn page(mailbox: &str) -> Page {
+    Page {
+        mailbox: mailbox.into(),
+        ..Page::default()
+    }
+}
+
+/// A booking as the component would import it from Exchange.
+fn imported(id: &str, subject: &str) -> Booking {
+    let mut fields = meeting("adele@contoso.com", subject);
+    fields.organiser = "adele@contoso.com".into();
+    fields.rooms = vec!["room.berlin@contoso.com".into()];
+    Booking {
+        id: id.into(),
+        fields,
+        state: BookingState::Active,
+        home: "adele@contoso.com".into(),
+        revision: 0,
+        synced_revision: 0,
+        links: vec![link(
+            "adele@contoso.com",
+            &format!("item-{id}"),
+            &format!("uid-{id}"),
+        )],
+        attempts: 0,
+        last_error: None,
+    }
+}
+
+#[test]
+fn an_old_persons_only_database_opens_and_migrates() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rooms.db");
+    {
+        // rooms.db as version 1 wrote it: persons only.
+        let raw = Connection::open(&path).unwrap();
+        raw.execute_batch(MIGRATIONS[0]).unwrap();
+        raw.execute_batch(
+            "PRAGMA user_version = 1;
+             INSERT INTO persons VALUES ('adele@contoso.com', 'O365', 'https://x.example/EWS', 'Cancel', 0);",
+        )
+        .unwrap();
+    }
+    let db = RoomsDb::open(&path).unwrap();
+    let version: i64 = db
+        .conn()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version as usize, MIGRATIONS.len());
+    let adele = db.get_person("adele@contoso.com").unwrap().unwrap();
+    assert_eq!(adele.conflict, ConflictBehaviour::Cancel);
+    assert!(!adele.room && !adele.sync_master);
+    // The migrated file takes bookings.
+    let booking = db
+        .add_booking(meeting("adele@contoso.com", "After the upgrade"))
+        .unwrap();
+    assert_eq!(booking.home, "adele@contoso.com");
+    drop(db);
+    // Opening again changes nothing.
+    let db = RoomsDb::open(&path).unwrap();
+    assert_eq!(db.list_bookings(None).unwrap().len(), 1);
+}
+
+#[test]
+fn rooms_and_sync_masters_are_stored_and_sync_master_needs_a_room() {
+    let (_dir, db) = tenant_db();
+    let room = db.get_person("room.berlin@contoso.com").unwrap().unwrap();
+    assert!(room.room && room.sync_master);
+    let mut wrong = Person::new("carl@contoso.com", SyncMode::O365).unwrap();
+    wrong.sync_master = true;
+    let err = db.add_person(&wrong).unwrap_err();
+    assert!(err.to_string().contains("--room --sync-master"), "{err}");
+    assert!(db.get_person("carl@contoso.com").unwrap().is_none());
+    // Removing a room removes its flags: added again as a person, it is one.
+    assert!(db.remove_person("room.berlin@contoso.com").unwrap());
+    db.add_person(&Person::new("room.berlin@contoso.com", SyncMode::O365).unwrap())
+        .unwrap();
+    let again = db.get_person("room.berlin@contoso.com").unwrap().unwrap();
+    assert!(!again.room && !again.sync_master);
+}
+
+#[test]
+fn a_booking_made_in_rooms_is_pending_with_a_new_id_and_its_home() {
+    let (_dir, db) = tenant_db();
+    let booking = db
+        .add_booking(meeting("Adele@Contoso.com", "Planning"))
+        .unwrap();
+    let id = &booking.id;
+    assert_eq!(id.len(), 36);
+    assert_eq!(&id[14..15], "4", "a UUIDv4: {id}");
+    assert_eq!((booking.revision, booking.synced_revision), (1, 0));
+    assert_eq!(booking.state, BookingState::Active);
+    assert_eq!(booking.home, "adele@contoso.com");
+    assert_eq!(booking.fields.organiser, "adele@contoso.com");
+    assert_eq!(booking.fields.rooms, ["room.berlin@contoso.com"]);
+    assert_eq!(
+        booking.fields.attendees,
+        [
+            Attendee {
+                email: "bob@fabrikam.com".into(),
+                kind: AttendeeKind::Required
+            },
+            Attendee {
+                email: "room.berlin@contoso.com".into(),
+                kind: AttendeeKind::Resource
+            },
+        ]
+    );
+    let pending = db.pending_changes("ADELE@contoso.com", 10).unwrap();
+    assert_eq!(pending, [booking.clone()]);
+    assert_eq!(db.get_booking(id).unwrap(), Some(booking));
+
+    // An outside organiser: the booking lives in the room's calendar.
+    let outside = db
+        .add_booking(meeting("bob@fabrikam.com", "Visit"))
+        .unwrap();
+    assert_eq!(outside.home, "room.berlin@contoso.com");
+
+    // Neither organiser nor room is a person: refused, with the fix.
+    let mut nowhere = meeting("bob@fabrikam.com", "Lost");
+    nowhere.rooms = vec!["room.paris@contoso.com".into()];
+    let err = db.add_booking(nowhere).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("person add bob@fabrikam.com"), "{text}");
+    assert!(text.contains("--room"), "{text}");
+    assert_eq!(db.list_bookings(None).unwrap().len(), 2);
+}
+
+#[test]
+fn bad_booking_fields_are_refused_with_the_fix() {
+    let (_dir, db) = tenant_db();
+    let cases: Vec<(BookingFields, &str)> = vec![
+        (
+            BookingFields {
+                end: t("2026-05-04T06:00:00Z"),
+                ..meeting("adele@contoso.com", "x")
+            },
+            "not after the start",
+        ),
+        (
+            BookingFields {
+                time_zone: "Europe/Berlin".into(),
+                ..meeting("adele@contoso.com", "x")
+            },
+            "W. Europe Standard Time",
+        ),
+        (
+            BookingFields {
+                all_day: true,
+                ..meeting("adele@contoso.com", "x")
+            },
+            "midnight to midnight",
+        ),
+        (
+            BookingFields {
+                organiser: "adele".into(),
+                ..meeting("adele@contoso.com", "x")
+            },
+            "primary SMTP address",
+        ),
+        (
+            BookingFields {
+                subject: "a\nb".into(),
+                ..meeting("adele@contoso.com", "x")
+            },
+            "one line",
+        ),
+    ];
+    for (fields, expected) in cases {
+        let err = db.add_booking(fields).unwrap_err().to_string();
+        assert!(err.contains(expected), "{expected}: {err}");
+    }
+    assert!(db.list_bookings(None).unwrap().is_empty());
+}
+
+#[test]
+fn rooms_side_changes_bump_the_revision_and_stay_pending() {
+    let (_dir, db) = tenant_db();
+    let booking = db
+        .add_booking(meeting("adele@contoso.com", "Planning"))
+        .unwrap();
+    let id = booking.id.clone();
+    let mut fields = booking.fields.clone();
+    fields.subject = "Planning (room 2)".into();
+    let updated = db.update_booking(&id, fields.clone()).unwrap();
+    assert_eq!((updated.revision, updated.synced_revision), (2, 0));
+    // The same fields again change nothing.
+    let same = db.update_booking(&id, fields).unwrap();
+    assert_eq!(same.revision, 2);
+    let (cancelled, changed) = db.cancel_booking(&id).unwrap();
+    assert!(changed);
+    assert_eq!(cancelled.state, BookingState::Cancelled);
+    assert_eq!(cancelled.revision, 3);
+    // A cancellation is pending until it is written.
+    assert_eq!(
+        db.pending_changes("adele@contoso.com", 10).unwrap().len(),
+        1
+    );
+    let (_, changed) = db.cancel_booking(&id).unwrap();
+    assert!(!changed);
+    let err = db
+        .update_booking(&id, meeting("adele@contoso.com", "Back"))
+        .unwrap_err();
+    assert!(matches!(err, DbError::BookingCancelled(_)), "{err}");
+    let err = db.cancel_booking("no-such-id").unwrap_err();
+    assert!(err.to_string().contains("booking list"), "{err}");
+}
+
+#[test]
+fn from_exchange_stores_the_fields_bumps_the_revision_and_clears_pending() {
+    let (_dir, db) = tenant_db();
+    let made = db
+        .add_booking(meeting("adele@contoso.com", "Planning"))
+        .unwrap();
+    let mut from_outlook = made.clone();
+    from_outlook.fields.subject = "Planning (moved in Outlook)".into();
+    from_outlook.links = vec![link("adele@contoso.com", "AAMk1", "uid-1")];
+    let mut p = page("adele@contoso.com");
+    p.bookings
+        .push(write(from_outlook, Some(1), WriteEffect::FromExchange));
+    // A meeting first seen in Exchange.
+    p.bookings.push(write(
+        imported("imp-1", "Imported"),
+        None,
+        WriteEffect::FromExchange,
+    ));
+    p.sync_state = Some("H4sIAAAA-state-1".into());
+    db.commit(&p).unwrap();
+
+    let stored = db.get_booking(&made.id).unwrap().unwrap();
+    assert_eq!(stored.fields.subject, "Planning (moved in Outlook)");
+    assert_eq!((stored.revision, stored.synced_revision), (2, 2));
+    assert!(!stored.is_pending());
+    let new = db.get_booking("imp-1").unwrap().unwrap();
+    assert_eq!((new.revision, new.synced_revision), (1, 1));
+    assert!(
+        db.pending_changes("adele@contoso.com", 10)
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        db.sync_state("adele@contoso.com").unwrap().as_deref(),
+        Some("H4sIAAAA-state-1")
+    );
+    // Found by id, by UID and by item; unknown keys find nothing.
+    let found = db
+        .find_bookings(&[
+            BookingKey::Uid("uid-1".into()),
+            BookingKey::Item(ItemRef {
+                mailbox: "Adele@Contoso.com".into(),
+                item_id: "item-imp-1".into(),
+            }),
+            BookingKey::Id(made.id.clone()),
+            BookingKey::Uid("nope".into()),
+        ])
+        .unwrap();
+    let ids: Vec<Option<&str>> = found
+        .iter()
+        .map(|b| b.as_ref().map(|b| b.id.as_str()))
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            Some(made.id.as_str()),
+            Some("imp-1"),
+            Some(made.id.as_str()),
+            None
+        ]
+    );
+    assert_eq!(found[0].as_ref().unwrap().links.len(), 1);
+}
+
+#[test]
+fn a_stale_page_stores_nothing() {
+    let (_dir, db) = tenant_db();
+    let made = db
+        .add_booking(meeting("adele@contoso.com", "Planning"))
+        .unwrap();
+    // The component read revision 1; then ROOMS changed the booking.
+    let mut changed = made.fields.clone();
+    changed.subject = "Changed in ROOMS".into();
+    db.update_booking(&made.id, changed).unwrap();
+
+    let mut p = page("adele@contoso.com");
+    p.bookings.push(write(
+        imported("imp-1", "Imported"),
+        None,
+        WriteEffect::FromExchange,
+    ));
+    p.bookings
+        .push(write(made.clone(), Some(1), WriteEffect::FromExchange));
+    p.sync_state = Some("state-2".into());
+    p.unlinked.push(ItemRef {
+        mailbox: "adele@contoso.com".into(),
+        item_id: "whatever".into(),
+    });
+    p.notices.push(Notice {
+        booking: Some(made.id.clone()),
+        recipient: "adele@contoso.com".into(),
+        kind: NoticeKind::RoomDeclined,
+        message: "The room declined.".into(),
+        at: 1,
+    });
+    p.quarantined.push(QuarantinedItem {
+        item: ItemRef {
+            mailbox: "adele@contoso.com".into(),
+            item_id: "bad".into(),
+        },
+        subject: "?".into(),
+        reason: "unreadable".into(),
+    });
+    let err = db.commit(&p).unwrap_err();
+    assert_eq!(err, CommitError::Stale(vec![made.id.clone()]));
+    assert!(db.get_booking("imp-1").unwrap().is_none());
+    assert_eq!(db.sync_state("adele@contoso.com").unwrap(), None);
+    assert!(db.list_notices().unwrap().is_empty());
+    assert!(db.list_quarantined().unwrap().is_empty());
+    let stored = db.get_booking(&made.id).unwrap().unwrap();
+    assert_eq!(stored.fields.subject, "Changed in ROOMS");
+    assert_eq!((stored.revision, stored.synced_revision), (2, 0));
+
+    // A from-exchange create of an id that exists is stale too.
+    let mut p = page("adele@contoso.com");
+    p.bookings.push(write(
+        imported(&made.id, "Twin"),
+        None,
+        WriteEffect::FromExchange,
+    ));
+    assert_eq!(
+        db.commit(&p).unwrap_err(),
+        CommitError::Stale(vec![made.id.clone()])
+    );
+}
+
+#[test]
+fn written_with_a_change_made_meanwhile_stays_pending() {
+    let (_dir, db) = tenant_db();
+    let made = db
+        .add_booking(meeting("adele@contoso.com", "Planning"))
+        .unwrap();
+    // The component writes revision 1; meanwhile ROOMS makes revision 2.
+    let mut changed = made.fields.clone();
+    changed.subject = "Changed meanwhile".into();
+    db.update_booking(&made.id, changed).unwrap();
+    let mut written = made.clone();
+    written.links = vec![
+        link("adele@contoso.com", "AAMk1", "uid-1"),
+        link("room.berlin@contoso.com", "AAMk2", "uid-1"),
+    ];
+    written.attempts = 0;
+    let mut p = page("adele@contoso.com");
+    p.bookings
+        .push(write(written.clone(), Some(1), WriteEffect::Written));
+    db.commit(&p).unwrap();
+    let stored = db.get_booking(&made.id).unwrap().unwrap();
+    assert_eq!((stored.revision, stored.synced_revision), (2, 1));
+    assert_eq!(stored.fields.subject, "Changed meanwhile");
+    assert_eq!(stored.links.len(), 2);
+    assert_eq!(
+        db.pending_changes("adele@contoso.com", 10).unwrap()[0].id,
+        made.id
+    );
+    // Writing revision 2 settles it; a cancellation written is applied.
+    written.state = BookingState::Cancelled;
+    let mut p = page("adele@contoso.com");
+    p.bookings
+        .push(write(written, Some(2), WriteEffect::Written));
+    db.commit(&p).unwrap();
+    let stored = db.get_booking(&made.id).unwrap().unwrap();
+    assert_eq!((stored.revision, stored.synced_revision), (2, 2));
+    assert_eq!(stored.state, BookingState::Cancelled);
+    assert!(
+        db.pending_changes("adele@contoso.com", 10)
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn bookkeeping_keeps_the_counters() {
+    let (_dir, db) = tenant_db();
+    let made = db
+        .add_booking(meeting("adele@contoso.com", "Planning"))
+        .unwrap();
+    let mut kept = made.clone();
+    kept.fields.subject = "ignored: bookkeeping keeps the fields".into();
+    kept.attempts = 5;
+    kept.last_error = Some("ErrorIrresolvableConflict five times".into());
+    kept.state = BookingState::SyncDisabled;
+    kept.links = vec![link("adele@contoso.com", "AAMk1", "uid-1")];
+    let mut p = page("adele@contoso.com");
+    p.bookings.push(write(kept, None, WriteEffect::Bookkeeping));
+    db.commit(&p).unwrap();
+    let stored = db.get_booking(&made.id).unwrap().unwrap();
+    assert_eq!((stored.revision, stored.synced_revision), (1, 0));
+    assert_eq!(stored.fields.subject, "Planning");
+    assert_eq!(stored.attempts, 5);
+    assert_eq!(stored.state, BookingState::SyncDisabled);
+    assert_eq!(stored.links.len(), 1);
+    // Sync-disabled bookings are not pending changes.
+    assert!(
+        db.pending_changes("adele@contoso.com", 10)
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn the_sync_state_is_never_empty() {
+    let (_dir, db) = tenant_db();
+    let mut p = page("adele@contoso.com");
+    p.sync_state = Some("state-1".into());
+    db.commit(&p).unwrap();
+    for empty in ["", "   "] {
+        let mut p = page("adele@contoso.com");
+        p.sync_state = Some(empty.into());
+        p.notices.push(Notice {
+            booking: None,
+            recipient: "adele@contoso.com".into(),
+            kind: NoticeKind::AmbiguousRooms,
+            message: "two rooms".into(),
+            at: 1,
+        });
+        let err = db.commit(&p).unwrap_err();
+        assert!(
+            matches!(&err, CommitError::Invalid(text) if text.contains("sync state is empty")),
+            "{err:?}"
+        );
+    }
+    assert!(db.list_notices().unwrap().is_empty());
+    // None keeps the stored state.
+    db.commit(&page("adele@contoso.com")).unwrap();
+    assert_eq!(
+        db.sync_state("adele@contoso.com").unwrap().as_deref(),
+        Some("state-1")
+    );
+    assert!(db.reset_sync_state("adele@contoso.com").unwrap());
+    assert_eq!(db.sync_state("adele@contoso.com").unwrap(), None);
+}
+
+#[test]
+fn inconsistent_pages_are_invalid_and_store_nothing() {
+    let (_dir, db) = tenant_db();
+    let made = db
+        .add_booking(meeting("adele@contoso.com", "Planning"))
+        .unwrap();
+    let mut two_links = made.clone();
+    two_links.links = vec![
+        link("adele@contoso.com", "A", "u"),
+        link("adele@contoso.com", "B", "u"),
+    ];
+    let cases: Vec<(BookingWrite, &str)> = vec![
+        (
+            write(imported("ghost", "x"), Some(3), WriteEffect::FromExchange),
+            "unknown but has base revision 3",
+        ),
+        (
+            write(imported("ghost", "x"), None, WriteEffect::Written),
+            "is unknown",
+        ),
+        (
+            write(made.clone(), None, WriteEffect::Written),
+            "without a base revision",
+        ),
+        (
+            write(made.clone(), Some(9), WriteEffect::Written),
+            "newer than the stored revision 1",
+        ),
+        (
+            write(two_links, None, WriteEffect::Bookkeeping),
+            "two links into adele@contoso.com",
+        ),
+    ];
+    for (w, expected) in cases {
+        let mut p = page("adele@contoso.com");
+        p.sync_state = Some("state".into());
+        p.bookings.push(w);
+        match db.commit(&p) {
+            Err(CommitError::Invalid(text)) => assert!(text.contains(expected), "{text}"),
+            other => panic!("{expected}: {other:?}"),
+        }
+    }
+    assert_eq!(db.sync_state("adele@contoso.com").unwrap(), None);
+    assert_eq!(db.get_booking(&made.id).unwrap().unwrap(), made);
+}
+
+#[test]
+fn links_move_to_the_booking_that_names_them_and_unlinked_items_drop() {
+    let (_dir, db) = tenant_db();
+    let mut p = page("adele@contoso.com");
+    p.bookings
+        .push(write(imported("a", "A"), None, WriteEffect::FromExchange));
+    db.commit(&p).unwrap();
+    // The same item turns out to belong to booking b.
+    let mut b = imported("b", "B");
+    b.links = vec![link("adele@contoso.com", "item-a", "uid-a")];
+    let mut p = page("adele@contoso.com");
+    p.bookings.push(write(b, None, WriteEffect::FromExchange));
+    db.commit(&p).unwrap();
+    assert!(db.get_booking("a").unwrap().unwrap().links.is_empty());
+    assert_eq!(db.get_booking("b").unwrap().unwrap().links.len(), 1);
+    assert_eq!(
+        db.linked_items("ADELE@contoso.com").unwrap(),
+        [ItemRef {
+            mailbox: "adele@contoso.com".into(),
+            item_id: "item-a".into()
+        }]
+    );
+    let mut p = page("adele@contoso.com");
+    p.unlinked.push(ItemRef {
+        mailbox: "adele@contoso.com".into(),
+        item_id: "item-a".into(),
+    });
+    db.commit(&p).unwrap();
+    assert!(db.get_booking("b").unwrap().unwrap().links.is_empty());
+    assert!(db.linked_items("adele@contoso.com").unwrap().is_empty());
+}
+
+#[test]
+fn conflicts_notices_and_quarantined_items_are_kept_for_operators() {
+    let (_dir, db) = tenant_db();
+    let item = ItemRef {
+        mailbox: "room.berlin@contoso.com".into(),
+        item_id: "AAMkBad".into(),
+    };
+    let mut p = page("room.berlin@contoso.com");
+    p.conflicts.push(Conflict {
+        booking: "b-1".into(),
+        mailbox: "room.berlin@contoso.com".into(),
+        differences: vec![FieldDifference {
+            field: "subject".into(),
+            rooms: "Planning".into(),
+            exchange: "Planning\u{1b}[31m (Outlook)".into(),
+        }],
+        winner: ConflictWinner::Rooms,
+        attempt: 1,
+        at: 100,
+    });
+    p.notices.push(Notice {
+        booking: Some("b-1".into()),
+        recipient: "Adele@contoso.com".into(),
+        kind: NoticeKind::ConflictRolledBack,
+        message: "Your Outlook change was reset.".into(),
+        at: 100,
+    });
+    p.quarantined.push(QuarantinedItem {
+        item: item.clone(),
+        subject: "Broken".into(),
+        reason: "no start".into(),
+    });
+    db.commit(&p).unwrap();
+    let conflicts = db.list_conflicts().unwrap();
+    assert_eq!(conflicts.len(), 1);
+    assert_eq!(conflicts[0].conflict.winner, ConflictWinner::Rooms);
+    // Control characters from the component do not reach a terminal.
+    assert!(
+        !conflicts[0].conflict.differences[0]
+            .exchange
+            .contains('\u{1b}')
+    );
+    let notices = db.list_notices().unwrap();
+    assert_eq!(notices[0].notice.recipient, "adele@contoso.com");
+    assert_eq!(notices[0].notice.kind, NoticeKind::ConflictRolledBack);
+    // Quarantining the same item again replaces its entry; releasing drops it.
+    let mut p = page("room.berlin@contoso.com");
+    p.quarantined.push(QuarantinedItem {
+        item: item.clone(),
+        subject: "Broken".into(),
+        reason: "still no start".into(),
+    });
+    db.commit(&p).unwrap();
+    let q = db.list_quarantined().unwrap();
+    assert_eq!(q.len(), 1);
+    assert_eq!(q[0].item.reason, "still no start");
+    let mut p = page("room.berlin@contoso.com");
+    p.released.push(item);
+    db.commit(&p).unwrap();
+    assert!(db.list_quarantined().unwrap().is_empty());
+}
+
+#[test]
+fn occurrences_are_skipped_and_moved_in_rooms() {
+    let (_dir, db) = tenant_db();
+    let mut fields = meeting("adele@contoso.com", "Stand-up");
+    fields.recurrence = Some(Recurrence {
+        pattern: Pattern::Weekly {
+            interval: 1,
+            days: vec![Weekday::Monday],
+            first_day_of_week: Weekday::Monday,
+        },
+        range: RecurrenceRange {
+            start: Date {
+                year: 2000,
+                month: 1,
+                day: 1,
+            },
+            end: None,
+            count: None,
+        },
+        modified: Vec::new(),
+        deleted: Vec::new(),
+    });
+    let series = db.add_booking(fields).unwrap();
+    let r = series.fields.recurrence.as_ref().unwrap();
+    // The range start is the local date of the start.
+    assert_eq!(r.range.start.to_string(), "2026-05-04");
+    let second = t("2026-05-11T07:00:00Z");
+    let skipped = db.skip_occurrence(&series.id, second).unwrap();
+    assert_eq!(skipped.revision, 2);
+    assert_eq!(
+        skipped.fields.recurrence.as_ref().unwrap().deleted,
+        [second]
+    );
+    let err = db.skip_occurrence(&series.id, second).unwrap_err();
+    assert!(err.to_string().contains("already skipped"), "{err}");
+    let err = db
+        .skip_occurrence(&series.id, t("2026-05-12T07:00:00Z"))
+        .unwrap_err();
+    assert!(err.to_string().contains("booking occurrences"), "{err}");
+
+    let third = t("2026-05-18T07:00:00Z");
+    let moved = db
+        .move_occurrence(
+            &series.id,
+            third,
+            t("2026-05-19T12:00:00Z"),
+            t("2026-05-19T13:00:00Z"),
+        )
+        .unwrap();
+    assert_eq!(moved.revision, 3);
+    let modified = &moved.fields.recurrence.as_ref().unwrap().modified;
+    assert_eq!(modified.len(), 1);
+    assert_eq!(modified[0].subject, "Stand-up");
+    // Moved back to its own time, it is no exception any more.
+    let back = db
+        .move_occurrence(&series.id, third, third, third + 3600)
+        .unwrap();
+    assert!(back.fields.recurrence.as_ref().unwrap().modified.is_empty());
+    let err = db
+        .move_occurrence(&series.id, second, third, third + 60)
+        .unwrap_err();
+    assert!(err.to_string().contains("skipped"), "{err}");
+}
+
+#[test]
+fn pending_changes_come_oldest_first_and_at_most_the_limit() {
+    let (_dir, db) = tenant_db();
+    let ids: Vec<String> = (0..4)
+        .map(|n| {
+            db.add_booking(meeting("adele@contoso.com", &format!("m{n}")))
+                .unwrap()
+                .id
+        })
+        .collect();
+    // A later change of the first keeps its place.
+    let first = db.get_booking(&ids[0]).unwrap().unwrap();
+    let mut fields = first.fields.clone();
+    fields.subject = "m0 again".into();
+    db.update_booking(&ids[0], fields).unwrap();
+    let pending: Vec<String> = db
+        .pending_changes("adele@contoso.com", 3)
+        .unwrap()
+        .into_iter()
+        .map(|b| b.id)
+        .collect();
+    assert_eq!(pending, ids[..3]);
+    assert!(
+        db.pending_changes("room.berlin@contoso.com", 3)
+            .unwrap()
+            .is_empty()
+    );
+}
