@@ -60,6 +60,8 @@ pub enum ErrorKind {
     SecretNotAllowed,
     /// An overriding environment variable that is not UTF-8.
     EnvNotUnicode,
+    /// Not one of the values a setting allows.
+    NotAChoice,
 }
 
 /// What kind of warning a [`SettingsWarning`] is.

@@ -54,6 +54,20 @@ pub const SUBSCRIPTION_TIMEOUT: &str = "SubscriptionTimeoutInMinutes";
 pub const RENEWAL_THRESHOLD: &str = "RenewalThresholdMinutes";
 /// `StatusFrequencyMinutes` (`appsettings.json`, `CalendarSync:Ews:Common`).
 pub const STATUS_FREQUENCY: &str = "StatusFrequencyMinutes";
+/// `SyncGetItemBatchSize`: items per `GetItem` request of the sync (100).
+pub const SYNC_GET_ITEM_BATCH_SIZE: &str = "SyncGetItemBatchSize";
+/// `SyncRollbackAttempts`: conflicts in a row before a `Rollback` booking is sync-disabled (5).
+pub const SYNC_ROLLBACK_ATTEMPTS: &str = "SyncRollbackAttempts";
+/// `SyncCancelAttempts`: conflicts in a row before a `Cancel` booking is cancelled (2).
+pub const SYNC_CANCEL_ATTEMPTS: &str = "SyncCancelAttempts";
+/// `SyncRetryMaxSeconds`: the total waiting for one request under throttling (300).
+pub const SYNC_RETRY_MAX_SECONDS: &str = "SyncRetryMaxSeconds";
+/// `SyncMaxConcurrentMailboxes`: mailboxes of a tenant synced at once (4; Exchange Online allows
+/// 27 connections per account).
+pub const SYNC_MAX_CONCURRENT_MAILBOXES: &str = "SyncMaxConcurrentMailboxes";
+/// `SyncSendMeetingInvitations`: `SendMeetingInvitations` of meetings the sync writes to an
+/// organiser's calendar (`SendToAllAndSaveCopy`, `SendOnlyToAll` or `SendToNone`).
+pub const SYNC_SEND_MEETING_INVITATIONS: &str = "SyncSendMeetingInvitations";
 
 /// The keys whose values are secrets: never in `public_config`, errors or logs.
 pub const SECRET_KEYS: [&str; 3] = [CLIENT_SECRET, SERVICE_PASSWORD, CERT_PASSWORD];
@@ -70,7 +84,7 @@ pub(crate) struct Number {
 
 /// Every numeric setting. The ranges keep values sensible: a pull subscription lives 1 to 1440
 /// minutes (EWS `Timeout`), an access token about 60 to 90 minutes.
-pub(crate) const NUMBERS: [Number; 13] = [
+pub(crate) const NUMBERS: [Number; 18] = [
     number(OAUTH_TOKEN_MINUTES_BEFORE_RENEW, 20, 0, 55, "minutes"),
     number(BATCH_GET_EVENTS_SIZE, 100, 1, 1000, "subscriptions"),
     number(BATCH_GET_EVENTS_SLEEP, 0, 0, 600_000, "milliseconds"),
@@ -96,6 +110,11 @@ pub(crate) const NUMBERS: [Number; 13] = [
     number(SUBSCRIPTION_TIMEOUT, 720, 1, 1440, "minutes"),
     number(RENEWAL_THRESHOLD, 40, 1, 1440, "minutes"),
     number(STATUS_FREQUENCY, 30, 1, 1440, "minutes"),
+    number(SYNC_GET_ITEM_BATCH_SIZE, 100, 1, 500, "items"),
+    number(SYNC_ROLLBACK_ATTEMPTS, 5, 1, 100, "conflicts"),
+    number(SYNC_CANCEL_ATTEMPTS, 2, 1, 100, "conflicts"),
+    number(SYNC_RETRY_MAX_SECONDS, 300, 0, 86_400, "seconds"),
+    number(SYNC_MAX_CONCURRENT_MAILBOXES, 4, 1, 27, "mailboxes"),
 ];
 
 const fn number(key: &'static str, default: u32, min: u32, max: u32, unit: &'static str) -> Number {
@@ -115,7 +134,7 @@ pub const DEFAULT_AUTHORITY_URL: &str = "https://login.microsoftonline.com";
 pub const DEFAULT_EWS_URL: &str = "https://outlook.office365.com/EWS/Exchange.asmx";
 
 /// Every key the sync knows, in the order `public_config` lists them.
-pub(crate) const ALL: [&str; 26] = [
+pub(crate) const ALL: [&str; 32] = [
     TENANT_ID,
     APP_ID,
     CLIENT_SECRET,
@@ -142,6 +161,12 @@ pub(crate) const ALL: [&str; 26] = [
     SUBSCRIPTION_TIMEOUT,
     RENEWAL_THRESHOLD,
     STATUS_FREQUENCY,
+    SYNC_GET_ITEM_BATCH_SIZE,
+    SYNC_ROLLBACK_ATTEMPTS,
+    SYNC_CANCEL_ATTEMPTS,
+    SYNC_RETRY_MAX_SECONDS,
+    SYNC_MAX_CONCURRENT_MAILBOXES,
+    SYNC_SEND_MEETING_INVITATIONS,
 ];
 
 /// Whether `key` is a setting of the sync (case-insensitive).

@@ -117,6 +117,16 @@ pub struct Timing {
     pub renewal_threshold_minutes: u32,
     /// `StatusFrequencyMinutes` (30, from `appsettings.json`).
     pub status_frequency_minutes: u32,
+    /// `SyncGetItemBatchSize` (100).
+    pub sync_get_item_batch_size: u32,
+    /// `SyncRollbackAttempts` (5).
+    pub sync_rollback_attempts: u32,
+    /// `SyncCancelAttempts` (2).
+    pub sync_cancel_attempts: u32,
+    /// `SyncRetryMaxSeconds` (300).
+    pub sync_retry_max_seconds: u32,
+    /// `SyncMaxConcurrentMailboxes` (4).
+    pub sync_max_concurrent_mailboxes: u32,
 }
 
 impl Timing {
@@ -136,6 +146,11 @@ impl Timing {
             keys::SUBSCRIPTION_TIMEOUT => &mut self.subscription_timeout_minutes,
             keys::RENEWAL_THRESHOLD => &mut self.renewal_threshold_minutes,
             keys::STATUS_FREQUENCY => &mut self.status_frequency_minutes,
+            keys::SYNC_GET_ITEM_BATCH_SIZE => &mut self.sync_get_item_batch_size,
+            keys::SYNC_ROLLBACK_ATTEMPTS => &mut self.sync_rollback_attempts,
+            keys::SYNC_CANCEL_ATTEMPTS => &mut self.sync_cancel_attempts,
+            keys::SYNC_RETRY_MAX_SECONDS => &mut self.sync_retry_max_seconds,
+            keys::SYNC_MAX_CONCURRENT_MAILBOXES => &mut self.sync_max_concurrent_mailboxes,
             other => unreachable!("{other} is not a numeric key"),
         }
     }
@@ -164,6 +179,11 @@ impl Default for Timing {
             subscription_timeout_minutes: 0,
             renewal_threshold_minutes: 0,
             status_frequency_minutes: 0,
+            sync_get_item_batch_size: 0,
+            sync_rollback_attempts: 0,
+            sync_cancel_attempts: 0,
+            sync_retry_max_seconds: 0,
+            sync_max_concurrent_mailboxes: 0,
         };
         for spec in &keys::NUMBERS {
             *timing.field(spec.key) = spec.default;
@@ -200,6 +220,8 @@ pub struct TenantSettings {
     allow_private_networks: bool,
     ews_url: String,
     push_notification_endpoint_url: Option<String>,
+    /// `SyncSendMeetingInvitations`.
+    send_meeting_invitations: &'static str,
     timing: Timing,
     auth: Auth,
     cert_password: Option<SecretRef>,
@@ -294,6 +316,12 @@ impl TenantSettings {
             UrlShape::Full,
             allow_insecure_loopback,
         );
+        let send_meeting_invitations = check
+            .choice(
+                keys::SYNC_SEND_MEETING_INVITATIONS,
+                &["SendToAllAndSaveCopy", "SendOnlyToAll", "SendToNone"],
+            )
+            .unwrap_or("SendToAllAndSaveCopy");
         let mut timing = Timing::default();
         for spec in &keys::NUMBERS {
             if let Some(value) = check.number(spec) {
@@ -332,6 +360,7 @@ impl TenantSettings {
                     allow_private_networks,
                     ews_url,
                     push_notification_endpoint_url,
+                    send_meeting_invitations,
                     timing,
                     auth,
                     cert_password,
@@ -490,6 +519,10 @@ impl TenantSettings {
         for spec in &keys::NUMBERS {
             put(spec.key, self.timing.get(spec.key).to_string());
         }
+        put(
+            keys::SYNC_SEND_MEETING_INVITATIONS,
+            self.send_meeting_invitations.to_owned(),
+        );
         for credentials in self.domain_overrides.values() {
             let domain = &credentials.domain;
             put(
@@ -669,6 +702,26 @@ impl Check<'_> {
         values::number(spec, &value.text)
             .map_err(|invalid| self.invalid(spec.key, value.origin, invalid))
             .ok()
+    }
+
+    /// One of `choices` (matched ignoring case); `None` (the default applies) when unset or
+    /// not one of them.
+    fn choice(&mut self, key: &'static str, choices: &[&'static str]) -> Option<&'static str> {
+        let value = self.value(key)?;
+        let text = value.text.trim();
+        match choices.iter().find(|c| c.eq_ignore_ascii_case(text)) {
+            Some(found) => Some(found),
+            None => {
+                self.error(
+                    ErrorKind::NotAChoice,
+                    key,
+                    Some(value.origin),
+                    format!("`{text}` is not one of {}", choices.join(", ")),
+                    format!("set it to one of {}, or remove it", choices.join(", ")),
+                );
+                None
+            }
+        }
     }
 
     /// An optional URL; `None` when unset or invalid.

@@ -1124,3 +1124,49 @@ fn a_fifo_in_place_of_a_settings_file_is_refused_at_once() {
         );
     }
 }
+
+#[test]
+fn sync_settings_have_defaults_ranges_and_choices() {
+    let base = [
+        ("ExchangeTenantId", TENANT),
+        ("ExchangeAppId", APP),
+        ("ExchangeCertThumbprint", THUMBPRINT),
+    ];
+    let settings = load(&file(&base), &no_env()).unwrap();
+    let config = settings.public_config();
+    let get = |key: &str| {
+        config
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(get("SyncGetItemBatchSize").as_deref(), Some("100"));
+    assert_eq!(get("SyncRollbackAttempts").as_deref(), Some("5"));
+    assert_eq!(get("SyncCancelAttempts").as_deref(), Some("2"));
+    assert_eq!(
+        get("SyncSendMeetingInvitations").as_deref(),
+        Some("SendToAllAndSaveCopy")
+    );
+
+    let mut bad = base.to_vec();
+    bad.push(("SyncSendMeetingInvitations", "SendToEveryone"));
+    bad.push(("SyncGetItemBatchSize", "5000"));
+    let errors = errors_of(&file(&bad), &no_env());
+    let choice = error_for(&errors, "SyncSendMeetingInvitations");
+    assert_eq!(choice.kind, ErrorKind::NotAChoice);
+    assert!(choice.problem.contains("SendToEveryone"), "{}", choice.problem);
+    assert!(choice.fix.contains("SendToNone"), "{}", choice.fix);
+    assert_eq!(
+        error_for(&errors, "SyncGetItemBatchSize").kind,
+        ErrorKind::OutOfRange
+    );
+
+    let mut good = base.to_vec();
+    good.push(("SyncSendMeetingInvitations", "sendtonone"));
+    let settings = load(&file(&good), &no_env()).unwrap();
+    assert!(
+        settings
+            .public_config()
+            .contains(&("SyncSendMeetingInvitations".into(), "SendToNone".into()))
+    );
+}
