@@ -22,6 +22,7 @@
 //! `Handle::block_on`; a `NativePlatform` must therefore be used from a
 //! blocking thread (`spawn_blocking`), never from a runtime worker.
 
+use rooms_sync_guest::booking::{Booking, BookingKey, CommitError, ItemRef, Page};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -167,7 +168,39 @@ impl Platform for NativePlatform {
                 rooms_db::ConflictBehaviour::Cancel => ConflictBehaviour::Cancel,
             },
             sync_disabled: p.sync_disabled,
+            room: p.room,
+            sync_master: p.sync_master,
         })
+    }
+
+    // The check benchmark runs `diagnostics::check`, which never reads or
+    // writes bookings: the store methods below are not measured, and answer
+    // as an empty store that keeps nothing.
+
+    fn sync_state(&self, _mailbox: &str) -> Option<String> {
+        None
+    }
+
+    fn pending_changes(&self, _mailbox: &str, _limit: u32) -> Vec<Booking> {
+        Vec::new()
+    }
+
+    fn find_bookings(&self, keys: &[BookingKey]) -> Vec<Option<Booking>> {
+        vec![None; keys.len()]
+    }
+
+    fn linked_items(&self, _mailbox: &str) -> Vec<ItemRef> {
+        Vec::new()
+    }
+
+    fn commit(&mut self, _page: &Page) -> Result<(), CommitError> {
+        Err(CommitError::Store(
+            "the check benchmark's platform has no booking store".into(),
+        ))
+    }
+
+    fn wait(&mut self, _mailbox: &str, _ms: u64) -> bool {
+        false
     }
 
     fn now_unix(&self) -> u64 {
