@@ -1,11 +1,15 @@
 //! The `rooms-sync` command line.
 //!
 //! ```text
-//! rooms-sync --tenant DIR person add EMAIL --mode O365|O365Pull [--sync-url URL] [--conflict Rollback|Cancel]
+//! rooms-sync --tenant DIR person add EMAIL --mode O365|O365Pull [--sync-url URL] [--conflict Rollback|Cancel] [--room [--sync-master]]
 //! rooms-sync --tenant DIR person list [--json]
 //! rooms-sync --tenant DIR person remove EMAIL
 //! rooms-sync --tenant DIR check [--person EMAIL] [--json]
+//! rooms-sync --tenant DIR booking list|occurrences|add|update|cancel|skip|move|conflicts|outbox|quarantine ...
 //! ```
+//!
+//! The `person` and `booking` commands live in [`crate::commands`]; their
+//! options and JSON shapes are documented there.
 //!
 //! [`run`] is the whole program behind `main`, taking the arguments, the
 //! environment and the output streams, so tests drive it in-process and assert
@@ -21,16 +25,16 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::calls::{self, PersonReport};
+use crate::commands::booking::{self, BookingCommand};
+use crate::commands::person::{self, PersonCommand};
 use crate::http_policy::HttpLimits;
 use crate::log::{Level, LogSink};
-use crate::rooms_db::PersonRow;
-use crate::rooms_db::{ConflictBehaviour, DEFAULT_SYNC_URL, Person, SyncMode};
 use crate::runtime::{
     ComponentLoad, RunLimits, Runtime, RuntimeOptions, default_cache_dir, locate_component,
 };
 use crate::secrets::SecretScope;
 use crate::settings::{EnvSource, TenantInputs};
-use crate::tenant::{Tenant, open_database};
+use crate::tenant::Tenant;
 
 /// Exit code: every check green.
 pub const EXIT_OK: i32 = 0;
@@ -139,6 +143,11 @@ enum Command {
     /// Manage the persons and rooms whose calendars sync.
     #[command(subcommand)]
     Person(PersonCommand),
+    /// The ROOMS side of bookings: list, add, change, cancel; occurrences;
+    /// conflicts, outbox and quarantine. Changes only ROOMS: the next run
+    /// writes them to Exchange.
+    #[command(subcommand)]
+    Booking(Box<BookingCommand>),
     /// Run the sync test: sign-in and calendar access, per person.
     Check {
         /// Only this person (default: all).
@@ -150,48 +159,9 @@ enum Command {
     },
 }
 
-#[derive(Debug, Subcommand)]
-enum PersonCommand {
-    /// Add a person or room.
-    Add {
-        /// The mailbox's primary SMTP address.
-        email: String,
-        /// O365 (push notifications) or O365Pull (pull subscriptions).
-        #[arg(long, value_parser = parse_mode)]
-        mode: SyncMode,
-        /// The EWS endpoint.
-        #[arg(long, value_name = "URL", default_value = DEFAULT_SYNC_URL)]
-        sync_url: String,
-        /// What to do on conflicts: Rollback or Cancel.
-        #[arg(long, value_parser = parse_conflict, default_value = "Rollback")]
-        conflict: ConflictBehaviour,
-    },
-    /// List the persons.
-    List {
-        /// Print JSON instead of a table.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Remove a person.
-    Remove {
-        /// The address as added.
-        email: String,
-    },
-}
-
 fn parse_level(s: &str) -> Result<Level, String> {
     Level::parse(s)
         .ok_or_else(|| format!("`{s}` is not a log level; use error, warn, info, debug or trace"))
-}
-
-fn parse_mode(s: &str) -> Result<SyncMode, String> {
-    SyncMode::parse(s)
-        .ok_or_else(|| format!("`{s}` is not a sync mode; use O365 (push) or O365Pull (pull)"))
-}
-
-fn parse_conflict(s: &str) -> Result<ConflictBehaviour, String> {
-    ConflictBehaviour::parse(s)
-        .ok_or_else(|| format!("`{s}` is not a conflict behaviour; use Rollback or Cancel"))
 }
 
 /// Where `run` writes: stdout, stderr, and whether stdout is a terminal.
@@ -235,7 +205,8 @@ pub async fn run(
         ColorChoice::Auto => output.out_is_terminal && env.var("NO_COLOR").is_none(),
     };
     let result = match &cli.command {
-        Command::Person(cmd) => person(&cli, cmd, output.out),
+        Command::Person(cmd) => person::run(&cli.tenant, cmd, output.out),
+        Command::Booking(cmd) => booking::run(&cli.tenant, cmd.as_ref(), output.out),
         Command::Check { person, json } => {
             check(&cli, person.as_deref(), *json, color, env, log, output.out).await
         }
@@ -247,100 +218,6 @@ pub async fn run(
             EXIT_USAGE
         }
     }
-}
-
-/// One person of `person list --json`; an unreadable row has `email` and
-/// `problem` only.
-fn person_json(row: &PersonRow) -> serde_json::Value {
-    match row {
-        PersonRow::Valid(p) => serde_json::json!({
-            "email": p.email,
-            "mode": p.sync_mode.as_str(),
-            "sync_url": p.sync_url,
-            "conflict": p.conflict.as_str(),
-            "sync_disabled": p.sync_disabled,
-        }),
-        PersonRow::Unreadable { email, problem } => serde_json::json!({
-            "email": email,
-            "problem": problem.to_string(),
-        }),
-    }
-}
-
-fn person(cli: &Cli, cmd: &PersonCommand, out: &mut dyn Write) -> anyhow::Result<i32> {
-    let db = open_database(&cli.tenant)?;
-    match cmd {
-        PersonCommand::Add {
-            email,
-            mode,
-            sync_url,
-            conflict,
-        } => {
-            let mut person = Person::new(email, *mode)?.with_sync_url(sync_url)?;
-            person.conflict = *conflict;
-            db.add_person(&person)?;
-            writeln!(
-                out,
-                "added {} ({}, {}, {})",
-                person.email,
-                person.sync_mode.as_str(),
-                person.sync_url,
-                person.conflict.as_str()
-            )?;
-        }
-        PersonCommand::List { json } => {
-            let rows = db.list_person_rows()?;
-            if *json {
-                let list: Vec<serde_json::Value> = rows.iter().map(person_json).collect();
-                writeln!(out, "{}", serde_json::json!({ "persons": list }))?;
-            } else if rows.is_empty() {
-                writeln!(
-                    out,
-                    "no persons; add one with `person add EMAIL --mode O365`"
-                )?;
-            } else {
-                let width = rows
-                    .iter()
-                    .map(|r| r.email().len())
-                    .max()
-                    .unwrap_or(5)
-                    .max(5);
-                writeln!(
-                    out,
-                    "{:width$}  {:8}  {:8}  {:8}  SYNC-URL",
-                    "EMAIL", "MODE", "CONFLICT", "SYNC"
-                )?;
-                for row in &rows {
-                    match row {
-                        PersonRow::Valid(p) => writeln!(
-                            out,
-                            "{:width$}  {:8}  {:8}  {:8}  {}",
-                            p.email,
-                            p.sync_mode.as_str(),
-                            p.conflict.as_str(),
-                            if p.sync_disabled {
-                                "disabled"
-                            } else {
-                                "enabled"
-                            },
-                            p.sync_url
-                        )?,
-                        PersonRow::Unreadable { email, problem } => {
-                            writeln!(out, "{email:width$}  unreadable: {problem}")?
-                        }
-                    }
-                }
-            }
-        }
-        PersonCommand::Remove { email } => {
-            if db.remove_person(email)? {
-                writeln!(out, "removed {}", email.trim().to_ascii_lowercase())?;
-            } else {
-                anyhow::bail!("{email} is not a person of this tenant; see `person list`");
-            }
-        }
-    }
-    Ok(EXIT_OK)
 }
 
 async fn check(

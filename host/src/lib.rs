@@ -37,6 +37,7 @@
 //!   transaction, conflicts, the outbox and quarantined items.
 //! - [`occurrences`]: Windows time zones (CLDR, through ICU4X) and the
 //!   expansion of series into occurrences in their own zone.
+//! - [`commands`]: the `person` and `booking` commands of the CLI.
 //! - [`log`]: log sinks (stderr, memory for tests).
 //! - [`bindings`]: the code generated from `wit/`.
 //!
@@ -50,6 +51,7 @@ pub mod calls;
 pub mod capabilities;
 pub mod certs;
 pub mod cli;
+pub mod commands;
 pub mod component_cache;
 pub mod env;
 pub mod files;

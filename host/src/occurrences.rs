@@ -116,6 +116,18 @@ impl Zone {
         self.iana
     }
 
+    /// `instant` as local date, time and offset in this zone
+    /// (`2026-03-30 09:00+02:00`), for people to read.
+    pub fn display(&self, instant: Instant) -> String {
+        match jiff::Timestamp::from_second(instant) {
+            Ok(ts) => ts
+                .to_zoned_datetime(self.tz.clone())
+                .strftime("%Y-%m-%d %H:%M%:z")
+                .to_string(),
+            Err(_) => instant.to_string(),
+        }
+    }
+
     /// The wall-clock time of `instant` in this zone.
     pub fn local(&self, instant: Instant) -> Result<DateTime, TimeError> {
         let ts = jiff::Timestamp::from_second(instant)

@@ -289,10 +289,10 @@ impl RoomsDb {
     /// its rooms that is a person of the tenant. Fails with the fix when
     /// neither is.
     pub fn home_for(&self, fields: &BookingFields) -> Result<String, DbError> {
-        if let Some(organiser) = self.get_person(&fields.organiser)? {
-            if !organiser.room {
-                return Ok(organiser.email);
-            }
+        if let Some(organiser) = self.get_person(&fields.organiser)?
+            && !organiser.room
+        {
+            return Ok(organiser.email);
         }
         for room in &fields.rooms {
             if let Some(person) = self.get_person(room)? {
@@ -426,12 +426,12 @@ pub fn prepare_fields(mut fields: BookingFields) -> Result<BookingFields, DbErro
                 .into(),
         ));
     }
-    if let Some(minutes) = fields.reminder_minutes {
-        if minutes > MAX_REMINDER_MINUTES {
-            return Err(invalid(format!(
-                "a reminder of {minutes} minutes is more than a year before the start; give at most {MAX_REMINDER_MINUTES}"
-            )));
-        }
+    if let Some(minutes) = fields.reminder_minutes
+        && minutes > MAX_REMINDER_MINUTES
+    {
+        return Err(invalid(format!(
+            "a reminder of {minutes} minutes is more than a year before the start; give at most {MAX_REMINDER_MINUTES}"
+        )));
     }
     let zone = Zone::lookup(&fields.time_zone).map_err(|e| invalid(e.to_string()))?;
     fields.time_zone = zone.windows_id().to_string();

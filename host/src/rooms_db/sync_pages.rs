@@ -258,14 +258,14 @@ fn check_page(conn: &Connection, page: &Page) -> Result<HashMap<String, StoredMe
             if !mailboxes.insert(mailbox.clone()) {
                 problems.push(format!("{} has two links into {mailbox}", at()));
             }
-            if let Some(other) = items.insert((mailbox.clone(), &link.item_id), id) {
-                if other != id {
-                    problems.push(format!(
-                        "an item of {mailbox} is linked to both booking {} and booking {}",
-                        operator_text(other, 80),
-                        operator_text(id, 80)
-                    ));
-                }
+            if let Some(other) = items.insert((mailbox.clone(), &link.item_id), id)
+                && other != id
+            {
+                problems.push(format!(
+                    "an item of {mailbox} is linked to both booking {} and booking {}",
+                    operator_text(other, 80),
+                    operator_text(id, 80)
+                ));
             }
         }
         if write.effect == WriteEffect::FromExchange && booking.home.trim().is_empty() {

@@ -318,7 +318,7 @@ fn a_booking_made_in_rooms_is_pending_with_a_new_id_and_its_home() {
         ]
     );
     let pending = db.pending_changes("ADELE@contoso.com", 10).unwrap();
-    assert_eq!(pending, [booking.clone()]);
+    assert_eq!(pending, std::slice::from_ref(&booking));
     assert_eq!(db.get_booking(id).unwrap(), Some(booking));
 
     // An outside organiser: the booking lives in the room's calendar.
