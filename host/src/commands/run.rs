@@ -229,9 +229,7 @@ pub fn render_text(reports: &[RunReport], color: bool, out: &mut dyn Write) -> s
         } else {
             format!("{red}[FAIL]{reset}")
         };
-        let summary = if report.skipped {
-            "skipped".to_string()
-        } else if report.errors.iter().any(not_run) {
+        let summary = if report.skipped || report.errors.iter().any(not_run) {
             "not run".to_string()
         } else {
             let stopped = if report.completed {
@@ -549,7 +547,7 @@ mod tests {
             "       ErrorAccessDenied: Exchange refused access to the calendar"
         );
         assert_eq!(lines[3], "       fix: grant full_access_as_app");
-        assert_eq!(lines[4], "[SKIP] room@contoso.com  skipped");
+        assert_eq!(lines[4], "[SKIP] room@contoso.com  not run");
         assert_eq!(
             lines[5],
             "       sync-disabled: sync is disabled for room@contoso.com in ROOMS; skipped"
