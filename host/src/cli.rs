@@ -17,7 +17,7 @@
 //! 2 bad arguments, settings or tenant directory.
 
 use std::ffi::OsString;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +26,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::calls::{self, PersonReport};
 use crate::commands::booking::{self, BookingCommand};
+use crate::commands;
 use crate::commands::person::{self, PersonCommand};
 use crate::http_policy::HttpLimits;
 use crate::log::{Level, LogSink};
@@ -148,6 +149,16 @@ enum Command {
     /// writes them to Exchange.
     #[command(subcommand)]
     Booking(Box<BookingCommand>),
+    /// One two-way sync cycle: Exchange changes into ROOMS, then ROOMS
+    /// changes to Exchange, per person.
+    Run {
+        /// Only this person (default: all).
+        #[arg(long, value_name = "EMAIL")]
+        person: Option<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the sync test: sign-in and calendar access, per person.
     Check {
         /// Only this person (default: all).
@@ -207,6 +218,38 @@ pub async fn run(
     let result = match &cli.command {
         Command::Person(cmd) => person::run(&cli.tenant, cmd, output.out),
         Command::Booking(cmd) => booking::run(&cli.tenant, cmd.as_ref(), output.out),
+        Command::Run { person, json } => {
+            let progress_on = std::io::stderr().is_terminal();
+            let inputs = tenant_inputs(&cli.inputs);
+            let options = runtime_options(&cli.runtime);
+            match (inputs, options) {
+                (Ok(inputs), Ok(options)) => {
+                    let mut stderr = std::io::stderr();
+                    commands::run::run(
+                        &cli.tenant,
+                        inputs,
+                        &options,
+                        env,
+                        log,
+                        commands::run::RunArgs {
+                            only: person.as_deref(),
+                            json: *json,
+                            color,
+                        },
+                        commands::run::RunOutput {
+                            out: output.out,
+                            progress: if progress_on {
+                                Some(&mut stderr)
+                            } else {
+                                None
+                            },
+                        },
+                    )
+                    .await
+                }
+                (Err(e), _) | (_, Err(e)) => Err(e),
+            }
+        }
         Command::Check { person, json } => {
             check(&cli, person.as_deref(), *json, color, env, log, output.out).await
         }

@@ -10,3 +10,4 @@
 
 pub mod booking;
 pub mod person;
+pub mod run;
