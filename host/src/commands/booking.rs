@@ -230,7 +230,7 @@ pub struct FieldArgs {
     #[arg(long = "optional", value_name = "EMAIL")]
     optional: Vec<String>,
     /// Private (Sensitivity Private); `--private=false` to clear.
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     private: Option<bool>,
     /// Free/busy status: Free, Tentative, Busy, OOF, WorkingElsewhere or NoData.
     #[arg(long, value_name = "NAME")]
@@ -242,7 +242,7 @@ pub struct FieldArgs {
     #[arg(long)]
     no_reminder: bool,
     /// An all-day booking (give dates); `--all-day=false` to clear.
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     all_day: Option<bool>,
     /// Repeat every day (or every --interval days).
     #[arg(long)]
