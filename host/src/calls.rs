@@ -487,45 +487,70 @@ pub async fn run(
             _ => None,
         })
         .collect();
-    let mut run = TenantRun::new(tenant, runtime, &persons);
     let total = rows.len();
-    let mut reports = Vec::with_capacity(total);
-    for (index, row) in rows.into_iter().enumerate() {
-        let report = match row {
-            PersonRow::Valid(person) => {
-                if !person.sync_disabled {
-                    progress(Progress::Starting {
-                        index,
-                        total,
-                        email: &person.email,
-                    });
+    // Persons sync concurrently, each worker on its own component instance,
+    // up to `SyncMaxConcurrentMailboxes` (well below the 27 connections
+    // Exchange Online allows per account). Workers interleave while they
+    // wait on HTTP or a back-off; the results keep the persons' order.
+    let workers = (tenant.settings().timing().sync_max_concurrent_mailboxes as usize)
+        .clamp(1, total.max(1));
+    let next = std::cell::Cell::new(0usize);
+    let rows: Vec<std::cell::RefCell<Option<PersonRow>>> = rows
+        .into_iter()
+        .map(|r| std::cell::RefCell::new(Some(r)))
+        .collect();
+    let results: std::cell::RefCell<Vec<Option<RunReport>>> =
+        std::cell::RefCell::new((0..total).map(|_| None).collect());
+    let progress = std::cell::RefCell::new(progress);
+    let worker = || async {
+        let mut run = TenantRun::new(tenant, runtime, &persons);
+        loop {
+            let index = next.get();
+            if index >= total {
+                break;
+            }
+            next.set(index + 1);
+            let Some(row) = rows[index].borrow_mut().take() else {
+                continue;
+            };
+            let report = match row {
+                PersonRow::Valid(person) => {
+                    if !person.sync_disabled {
+                        (progress.borrow_mut())(Progress::Starting {
+                            index,
+                            total,
+                            email: &person.email,
+                        });
+                    }
+                    run.run_person(&person).await
                 }
-                run.run_person(&person).await
-            }
-            PersonRow::Unreadable { email, problem } => {
-                tenant
-                    .log()
-                    .write(Level::Error, &format!("{email}: {problem}"));
-                RunReport::failed(
-                    &email,
-                    RunProblem {
-                        code: "person-unreadable".into(),
-                        message: problem.to_string(),
-                        fix: Some(format!(
-                            "remove the person (`rooms-sync --tenant {} person remove {email}`) and add it again with `person add`",
-                            tenant.dir().display()
-                        )),
-                    },
-                )
-            }
-        };
-        progress(Progress::Finished {
-            index,
-            total,
-            report: &report,
-        });
-        reports.push(report);
-    }
+                PersonRow::Unreadable { email, problem } => {
+                    tenant
+                        .log()
+                        .write(Level::Error, &format!("{email}: {problem}"));
+                    RunReport::failed(
+                        &email,
+                        RunProblem {
+                            code: "person-unreadable".into(),
+                            message: problem.to_string(),
+                            fix: Some(format!(
+                                "remove the person (`rooms-sync --tenant {} person remove {email}`) and add it again with `person add`",
+                                tenant.dir().display()
+                            )),
+                        },
+                    )
+                }
+            };
+            (progress.borrow_mut())(Progress::Finished {
+                index,
+                total,
+                report: &report,
+            });
+            results.borrow_mut()[index] = Some(report);
+        }
+    };
+    futures_util::future::join_all((0..workers).map(|_| worker())).await;
+    let reports: Vec<RunReport> = results.into_inner().into_iter().flatten().collect();
     Ok(reports)
 }
 
