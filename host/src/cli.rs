@@ -25,8 +25,8 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::calls::{self, PersonReport};
-use crate::commands::booking::{self, BookingCommand};
 use crate::commands;
+use crate::commands::booking::{self, BookingCommand};
 use crate::commands::person::{self, PersonCommand};
 use crate::http_policy::HttpLimits;
 use crate::log::{Level, LogSink};
@@ -238,11 +238,7 @@ pub async fn run(
                         },
                         commands::run::RunOutput {
                             out: output.out,
-                            progress: if progress_on {
-                                Some(&mut stderr)
-                            } else {
-                                None
-                            },
+                            progress: if progress_on { Some(&mut stderr) } else { None },
                         },
                     )
                     .await
