@@ -49,8 +49,12 @@ pub(super) fn resolve<T: Transport>(
     let base = b.revision;
     let (winner, kind, message, effect) = match engine.person.conflict_behaviour {
         ConflictBehaviour::Cancel if attempt >= engine.options.cancel_attempts => {
+            // The Outlook item is unlinked; the other copies' links stay, so
+            // the cancelled booking still recognises the meeting and later
+            // changes of it are ignored instead of imported again.
             b.state = BookingState::Cancelled;
-            b.links.clear();
+            let mailbox = engine.mailbox.clone();
+            b.links.retain(|l| l.mailbox != mailbox);
             (
                 ConflictWinner::Exchange,
                 NoticeKind::ConflictCancelled,

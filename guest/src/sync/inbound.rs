@@ -259,11 +259,13 @@ impl<T: Transport> Engine<'_, T> {
             };
             let write = match change {
                 Change::Delete { .. } => {
+                    out.page.released.push(item_ref.clone());
                     let booking = current(lookup(&by_key, None), &out);
                     self.decide_delete(&item_ref, booking, &mut out)
                 }
                 Change::Upsert { item_id } => match fetched.get(item_id) {
                     Some(Ok(item)) if item.cancelled => {
+                        out.page.released.push(item_ref.clone());
                         let booking = current(lookup(&by_key, Some(item)), &out);
                         self.decide_delete(&item_ref, booking, &mut out)
                     }
@@ -346,6 +348,11 @@ impl<T: Transport> Engine<'_, T> {
         }) {
             return None; // our own write, or seen already
         }
+        if b.state != BookingState::Active {
+            // A cancelled or sync-disabled booking no longer follows the
+            // meeting; its changes are neither imported nor linked again.
+            return None;
+        }
         let unchanged = old
             .as_ref()
             .is_some_and(|l| l.fingerprint == link.fingerprint);
@@ -355,9 +362,9 @@ impl<T: Transport> Engine<'_, T> {
             set_link(&mut b, link);
             return Some(bookkeeping(b));
         }
-        if b.state != BookingState::Active || unchanged || b.home != mailbox {
-            // Not the home copy, a booking no longer active, or a version
-            // that changed no synced field: the link is kept current.
+        if unchanged || b.home != mailbox {
+            // Not the home copy, or a version that changed no synced field:
+            // the link is kept current.
             set_link(&mut b, link);
             return Some(bookkeeping(b));
         }
@@ -638,16 +645,20 @@ impl<T: Transport> Engine<'_, T> {
         out: &mut Outcome,
     ) -> BookingWrite {
         out.conflicts += 1;
+        let home_item = exchange
+            .as_ref()
+            .map(|(_, link)| link.item_id.clone())
+            .or_else(|| b.link(&self.mailbox).map(|l| l.item_id.clone()));
         let mut notices = Vec::new();
         let (write, conflict) = super::conflict::resolve(self, b, exchange, &mut notices);
         if write.effect == WriteEffect::FromExchange
             && write.booking.state == BookingState::Cancelled
         {
             out.cancelled += 1;
-            for l in &write.booking.links {
+            if let Some(item_id) = home_item {
                 out.page.unlinked.push(ItemRef {
-                    mailbox: l.mailbox.clone(),
-                    item_id: l.item_id.clone(),
+                    mailbox: self.mailbox.clone(),
+                    item_id,
                 });
             }
         }
