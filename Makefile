@@ -11,7 +11,7 @@ GUEST_WASM := target/wasm32-wasip2/release-wasm/rooms_sync_guest.wasm
 help:
 	@echo "make build   build the component and the host (release)"
 	@echo "make test    run every test (component unit tests, host, emulator, end to end)"
-	@echo "make demo    start the emulator with a seeded tenant and run 'rooms-sync check' against it"
+	@echo "make demo    start the emulator with a seeded tenant; run 'rooms-sync check' and two-way sync against it"
 	@echo "make bench   print the benchmark figures"
 	@echo "make lint    rustfmt and clippy"
 	@echo "make fuzz    fuzz the component's parsers (FUZZ_SECONDS per target, default 300)"
