@@ -503,3 +503,49 @@ async fn a_rooms_booking_keeps_its_room_through_an_outlook_time_change() {
     );
     dir.assert_quiet(&world).await;
 }
+
+/// An Outlook meeting moved into a time the room is busy: the room declines
+/// the update, so the booking is removed and the organiser told; the sync
+/// master room is taken off the meeting.
+#[tokio::test]
+async fn a_meeting_moved_into_a_busy_room_is_removed() {
+    let world = World::start().await;
+    occupy_berlin(&world).await;
+    let dir = tenant(&world, "decline-move", MASTER).await;
+    let item = world
+        .outlook_create(
+            ALICE,
+            json!({"subject": "Movable", "start": "2027-02-01T13:00:00Z", "end": "2027-02-01T14:00:00Z", "resources": [BERLIN]}),
+        )
+        .await;
+    dir.sync(None).await;
+    let b = dir.only_booking("Movable").await;
+    assert_eq!(b["state"], "active");
+    assert_eq!(rooms_of(&b), [BERLIN]);
+    dir.assert_quiet(&world).await;
+
+    let id = item["id"].as_str().unwrap();
+    let moved = world
+        .outlook_patch(
+            ALICE,
+            id,
+            json!({"start": "2027-02-01T10:30:00Z", "end": "2027-02-01T11:30:00Z"}),
+        )
+        .await;
+    assert_eq!(
+        moved["calendar"]["resources"][0]["response"], "Decline",
+        "{moved}"
+    );
+    dir.sync(None).await;
+    let after = dir.booking(b["id"].as_str().unwrap()).await;
+    assert_ne!(after["state"], "active", "{after}");
+    let told = notices(&dir, "room-declined").await;
+    assert_eq!(told.len(), 1, "{told:#?}");
+    assert_eq!(told[0]["booking"], b["id"]);
+    assert_eq!(told[0]["recipient"], ALICE);
+    let item = world.outlook_item(ALICE, id).await.unwrap();
+    assert_eq!(resources(&item), Vec::<String>::new(), "{item}");
+    // Bob's meeting keeps the room.
+    assert_eq!(dir.only_booking("Blocker").await["state"], "active");
+    dir.assert_quiet(&world).await;
+}

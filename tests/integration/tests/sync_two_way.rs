@@ -617,3 +617,111 @@ async fn echo_suppression_a_run_right_after_a_run_writes_nothing() {
     assert!(by_subject.values().all(|&n| n == 1), "{by_subject:?}");
     world.only_item(ALICE, "ROOMS single v2").await;
 }
+
+/// Every synced field of a ROOMS booking arrives in Outlook as set, and
+/// reads back unchanged (a second run moves nothing).
+#[tokio::test]
+async fn rooms_fields_arrive_in_outlook_as_set() {
+    let world = World::start().await;
+    let dir = tenant(&world, "fields").await;
+    let private = dir
+        .booking_add(&[
+            "--organiser",
+            ALICE,
+            "--subject",
+            "Appraisal",
+            "--start",
+            "2027-06-14T13:00",
+            "--end",
+            "2027-06-14T14:30",
+            "--time-zone",
+            WEST_EUROPE,
+            "--room",
+            BERLIN,
+            "--optional",
+            BOB,
+            "--private",
+            "--free-busy",
+            "OOF",
+            "--reminder",
+            "30",
+        ])
+        .await;
+    let all_day = dir
+        .booking_add(&[
+            "--organiser",
+            ALICE,
+            "--subject",
+            "Team day",
+            "--start",
+            "2027-06-15",
+            "--end",
+            "2027-06-17",
+            "--time-zone",
+            WEST_EUROPE,
+            "--all-day",
+            "--free-busy",
+            "Free",
+        ])
+        .await;
+    let r = dir.sync(None).await;
+    assert_eq!(r.totals().to_exchange, [2, 0, 0], "{}", r.json);
+
+    let item = world.only_item(ALICE, "Appraisal").await;
+    let cal = &item["calendar"];
+    assert_eq!(item["sensitivity"], "Private", "{item}");
+    assert_eq!(ts_of(&cal["start"]), ts("2027-06-14T11:00:00Z"), "{item}");
+    assert_eq!(ts_of(&cal["end"]), ts("2027-06-14T12:30:00Z"), "{item}");
+    assert_eq!(cal["time_zone"], WEST_EUROPE);
+    assert_eq!(cal["free_busy"], "OOF", "{item}");
+    assert_eq!(cal["optional_attendees"][0]["email"], BOB, "{item}");
+    assert_eq!(cal["required_attendees"], json!([]), "{item}");
+    assert_eq!(resources(&item), [BERLIN]);
+    assert_eq!(
+        extended_property(&item, "RoomsBookingId"),
+        Some(private.as_str())
+    );
+    let b = dir.booking(&private).await;
+    assert_eq!(b["private"], true);
+    assert_eq!(b["reminder_minutes"], 30);
+
+    let item = world.only_item(ALICE, "Team day").await;
+    let cal = &item["calendar"];
+    assert_eq!(cal["is_all_day"], true, "{item}");
+    assert_eq!(cal["free_busy"], "Free", "{item}");
+    assert_eq!(ts_of(&cal["start"]), ts("2027-06-14T22:00:00Z"), "{item}");
+    assert_eq!(ts_of(&cal["end"]), ts("2027-06-16T22:00:00Z"), "{item}");
+    assert_eq!(
+        extended_property(&item, "RoomsBookingId"),
+        Some(all_day.as_str())
+    );
+
+    // What Outlook holds reads back as the same bookings.
+    let before = rooms_sync_integration::comparable(&dir.bookings().await);
+    dir.assert_quiet(&world).await;
+    assert_eq!(
+        before,
+        rooms_sync_integration::comparable(&dir.bookings().await)
+    );
+    // A fresh tenant importing the same calendar sees the same fields.
+    let fresh = tenant(&world, "fields-fresh").await;
+    fresh.sync(None).await;
+    for id in [&private, &all_day] {
+        let ours = dir.booking(id).await;
+        let theirs = fresh.booking(id).await;
+        for field in [
+            "subject",
+            "start",
+            "end",
+            "time_zone",
+            "all_day",
+            "reminder_minutes",
+            "private",
+            "free_busy",
+            "rooms",
+            "organiser",
+        ] {
+            assert_eq!(ours[field], theirs[field], "{field}: {ours} vs {theirs}");
+        }
+    }
+}
