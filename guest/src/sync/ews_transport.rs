@@ -8,8 +8,8 @@
 
 use crate::booking::{BookingFields, Instant};
 use crate::error::Error;
-use crate::ews::EwsClient;
 use crate::ews::calendar_item::{CalendarItem, CalendarItemType};
+use crate::ews::{Access, EwsClient, check_message, get_folder};
 use crate::ews::{create_item, delete_item, find_item, get_item, sync_folder_items, update_item};
 use crate::platform::Platform;
 
@@ -324,6 +324,41 @@ impl Transport for EwsTransport<'_> {
                 )
             }
         })
+    }
+
+    fn private_items_hidden(
+        &mut self,
+        platform: &mut dyn Platform,
+        mailbox: &str,
+    ) -> Result<Option<String>, Error> {
+        let access = self.client.access().clone();
+        let Access::Delegated { user, .. } = &access else {
+            return Ok(None);
+        };
+        self.requests += 1;
+        let body = get_folder::request_body(access.addressing(), "calendar", mailbox);
+        let response = self.client.call(platform, mailbox, &body)?;
+        let unusable = |e: String| {
+            Error::protocol(
+                format!("Exchange's GetFolder answer for {mailbox} cannot be used: {e}."),
+                "Try again later; if it persists, report it with the rooms-sync host's log.",
+            )
+        };
+        let message = get_folder::single_message(response).map_err(unusable)?;
+        check_message(&message, mailbox, &access)?;
+        let folder = get_folder::parse_folder(&message).map_err(unusable)?;
+        if folder
+            .rights
+            .is_some_and(|r| r.has(get_folder::Right::ViewPrivateItems))
+        {
+            return Ok(None);
+        }
+        Ok(Some(format!(
+            "Give the service user CanViewPrivateItems on the calendar (Exchange Online \
+             PowerShell): Set-MailboxFolderPermission -Identity {mailbox}:\\Calendar -User {user} \
+             -AccessRights Editor -SharingPermissionFlags Delegate,CanViewPrivateItems. Folder \
+             permissions can take a while to apply."
+        )))
     }
 
     fn requests(&self) -> u32 {

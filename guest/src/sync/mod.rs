@@ -144,7 +144,10 @@ pub(crate) fn cycle<T: Transport>(
         pacer,
         report,
     };
-    let result = engine.inbound().and_then(|()| engine.outbound());
+    let result = engine
+        .private_items_check()
+        .and_then(|()| engine.inbound())
+        .and_then(|()| engine.outbound());
     engine.report.ews_requests = engine.transport.requests();
     engine.report.backoff_ms = engine.pacer.waited_ms;
     match result {
@@ -193,6 +196,32 @@ pub(crate) struct Engine<'a, T: Transport> {
 }
 
 impl<T: Transport> Engine<'_, T> {
+    /// A delegate without `CanViewPrivateItems` does not see private items
+    /// at all (Exchange leaves them out of the sync): the run goes on, and
+    /// the report says what is missing instead of passing the gap off as
+    /// a calendar without private meetings.
+    fn private_items_check(&mut self) -> Result<(), Error> {
+        let mailbox = self.mailbox.clone();
+        if let Some(fix) = self.call(true, |t, p| t.private_items_hidden(p, &mailbox))? {
+            self.platform.log(
+                Level::Warn,
+                &format!(
+                    "{mailbox}: the service user cannot see private items; they are not synced"
+                ),
+            );
+            self.report.errors.push(Problem {
+                code: "private-items-hidden".into(),
+                message: format!(
+                    "The service user does not see private items in the calendar of {mailbox}, \
+                     so private meetings are not synced (neither imported nor checked)."
+                ),
+                fix: Some(fix),
+                cause: None,
+            });
+        }
+        Ok(())
+    }
+
     /// Runs one transport operation for the person's mailbox under the
     /// pacer (waits and retries).
     pub(crate) fn call<R>(

@@ -241,6 +241,16 @@ pub trait Transport {
         invitations: Invitations,
     ) -> Result<(), Error>;
 
+    /// `Some(fix)` when the caller cannot see the private items of
+    /// `mailbox` in full (a delegate without `CanViewPrivateItems`), with
+    /// the admin step that fixes it; `None` when it sees them (app-only
+    /// access always does).
+    fn private_items_hidden(
+        &mut self,
+        platform: &mut dyn Platform,
+        mailbox: &str,
+    ) -> Result<Option<String>, Error>;
+
     /// Requests sent so far (retries included).
     fn requests(&self) -> u32;
 }
