@@ -839,3 +839,57 @@ async fn a_lost_create_of_a_series_gives_one_series_with_its_exceptions() {
     );
     dir.assert_quiet(&world).await;
 }
+
+/// A calendar larger than one `SyncFolderItems` page (512 changes): the
+/// import pages to the end and fetches in `SyncGetItemBatchSize` batches;
+/// a later invalid sync state re-reads every page and still finds the one
+/// deletion, with nothing duplicated.
+#[tokio::test]
+async fn a_calendar_larger_than_a_page_imports_and_resyncs_without_losses() {
+    const N: usize = 600;
+    let world = World::start().await;
+    let dir = tenant(&world, "large", &[("SyncGetItemBatchSize", "250")], PERSON).await;
+    let mut ids = Vec::new();
+    for i in 0..N {
+        let day = 1 + i / 24;
+        let hour = i % 24;
+        let item = world
+            .outlook_create(
+                ALICE,
+                json!({"subject": format!("Item {i:03}"),
+                       "start": format!("2028-01-{:02}T{hour:02}:00:00Z", day),
+                       "end": format!("2028-01-{:02}T{hour:02}:30:00Z", day)}),
+            )
+            .await;
+        ids.push(item["id"].as_str().unwrap().to_owned());
+    }
+    let mark = world.log_mark();
+    let r = dir.sync(Some(ALICE)).await;
+    assert_eq!(r.totals().to_rooms, [N as u64, 0, 0], "{}", r.json);
+    assert_eq!(dir.bookings().await.len(), N);
+    let pages = world.ews_requests_since(mark, Some("SyncFolderItems"));
+    assert!(pages.len() >= 2, "more than one page: {}", pages.len());
+    let gets = world.ews_requests_since(mark, Some("GetItem")).len();
+    assert!(
+        (3..=4).contains(&gets),
+        "{gets} GetItem requests for {N} items in batches of 250"
+    );
+    dir.assert_quiet(&world).await;
+
+    world.outlook_delete(ALICE, &ids[7]).await;
+    world.emulator.inject_fault(fault(
+        "SyncFolderItems",
+        ALICE,
+        1,
+        FaultAction::InvalidSyncState,
+    ));
+    let r = dir.sync(Some(ALICE)).await;
+    assert_eq!(r.totals().to_rooms, [0, 0, 1], "{}", r.json);
+    assert_eq!(r.totals().to_exchange, [0, 0, 0], "{}", r.json);
+    let all = dir.bookings().await;
+    assert_eq!(all.len(), N, "nothing duplicated");
+    let cancelled: Vec<&Value> = all.iter().filter(|b| b["state"] == "cancelled").collect();
+    assert_eq!(cancelled.len(), 1, "{cancelled:#?}");
+    assert_eq!(cancelled[0]["subject"], "Item 007");
+    dir.assert_quiet(&world).await;
+}
