@@ -30,12 +30,9 @@ use crate::commands::booking::{self, BookingCommand};
 use crate::commands::person::{self, PersonCommand};
 use crate::http_policy::HttpLimits;
 use crate::log::{Level, LogSink};
-use crate::runtime::{
-    ComponentLoad, RunLimits, Runtime, RuntimeOptions, default_cache_dir, locate_component,
-};
+use crate::runtime::{RunLimits, RuntimeOptions, default_cache_dir, locate_component};
 use crate::secrets::SecretScope;
 use crate::settings::{EnvSource, TenantInputs};
-use crate::tenant::Tenant;
 
 /// Exit code: every check green.
 pub const EXIT_OK: i32 = 0;
@@ -268,20 +265,14 @@ async fn check(
     log: LogSink,
     out: &mut dyn Write,
 ) -> anyhow::Result<i32> {
-    let tenant = Tenant::open(&cli.tenant, env, tenant_inputs(&cli.inputs)?, log.clone())?;
     let options = runtime_options(&cli.runtime)?;
-    let runtime = Runtime::new(&options)?;
-    let how = match runtime.component_load() {
-        ComponentLoad::Compiled(took) => format!("compiled in {took:?}"),
-        ComponentLoad::Cached(took) => format!("loaded precompiled in {took:?}"),
-    };
-    log.write(
-        Level::Debug,
-        &format!("component {}: {how}", options.component.display()),
-    );
-    for note in runtime.cache_notes() {
-        log.write(Level::Warn, note);
-    }
+    let (tenant, runtime) = commands::run::open(
+        &cli.tenant,
+        tenant_inputs(&cli.inputs)?,
+        &options,
+        env,
+        &log,
+    )?;
     let reports = calls::check(&tenant, &runtime, only).await?;
     if json {
         writeln!(out, "{}", serde_json::json!({ "persons": reports }))?;

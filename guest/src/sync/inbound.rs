@@ -622,19 +622,11 @@ impl<T: Transport> Engine<'_, T> {
 
     /// A fresh booking id (UUID version 4).
     fn new_id(&mut self) -> String {
-        let mut b = self.platform.random_bytes(16);
-        b.resize(16, 0);
-        b[6] = (b[6] & 0x0f) | 0x40;
-        b[8] = (b[8] & 0x3f) | 0x80;
-        let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-        format!(
-            "{}-{}-{}-{}-{}",
-            &hex[0..8],
-            &hex[8..12],
-            &hex[12..16],
-            &hex[16..20],
-            &hex[20..32]
-        )
+        let mut random = [0u8; 16];
+        let bytes = self.platform.random_bytes(16);
+        let n = bytes.len().min(16);
+        random[..n].copy_from_slice(&bytes[..n]);
+        crate::auth::jwt::uuid_v4(random)
     }
 
     /// A conflict of a booking with waiting local changes.

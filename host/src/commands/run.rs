@@ -103,6 +103,20 @@ pub async fn run(
     args: RunArgs<'_>,
     output: RunOutput<'_>,
 ) -> anyhow::Result<i32> {
+    let (tenant, runtime) = open(tenant_dir, inputs, options, env, &log)?;
+    run_tenant(&tenant, &runtime, args, output).await
+}
+
+/// Opens the tenant in `tenant_dir` and the component runtime, and logs how
+/// the component was loaded and any note of the component cache (shared by
+/// `run` and `check`).
+pub fn open(
+    tenant_dir: &Path,
+    inputs: TenantInputs,
+    options: &RuntimeOptions,
+    env: Arc<dyn EnvSource + Send + Sync>,
+    log: &LogSink,
+) -> anyhow::Result<(Arc<Tenant>, Runtime)> {
     let tenant = Tenant::open(tenant_dir, env, inputs, log.clone())?;
     let runtime = Runtime::new(options)?;
     let how = match runtime.component_load() {
@@ -116,7 +130,7 @@ pub async fn run(
     for note in runtime.cache_notes() {
         log.write(Level::Warn, note);
     }
-    run_tenant(&tenant, &runtime, args, output).await
+    Ok((tenant, runtime))
 }
 
 /// The `run` command on an open tenant and runtime: runs [`calls::run`],
