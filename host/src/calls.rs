@@ -1,11 +1,12 @@
 //! The calls made into the component on a tenant's behalf, and how their
 //! outcome reaches the operator.
 //!
-//! [`check`] runs the sync test of a tenant's persons, and [`run`] one
-//! two-way sync cycle of each, in one [`TenantRun`]:
+//! [`check`] runs the sync test of a tenant's persons in one [`TenantRun`],
+//! and [`run`] one two-way sync cycle of each, in up to
+//! `SyncMaxConcurrentMailboxes` [`TenantRun`]s at once. A [`TenantRun`] is
 //! one sandboxed store and component instance ([`Runtime::new_store`]) with
 //! the run's HTTP policy, the tenant's connection pool and the memory cap,
-//! reused for the tenant's persons one after the other and replaced every
+//! reused for persons one after the other and replaced every
 //! [`RECYCLE_AFTER_CALLS`] calls (linear memory only grows) and after any
 //! call that did not return normally. Tenants never share an instance. The
 //! whole of each call — instantiation, component code and every host call
@@ -492,8 +493,8 @@ pub async fn run(
     // up to `SyncMaxConcurrentMailboxes` (well below the 27 connections
     // Exchange Online allows per account). Workers interleave while they
     // wait on HTTP or a back-off; the results keep the persons' order.
-    let workers = (tenant.settings().timing().sync_max_concurrent_mailboxes as usize)
-        .clamp(1, total.max(1));
+    let workers =
+        (tenant.settings().timing().sync_max_concurrent_mailboxes as usize).clamp(1, total.max(1));
     let next = std::cell::Cell::new(0usize);
     let rows: Vec<std::cell::RefCell<Option<PersonRow>>> = rows
         .into_iter()

@@ -73,10 +73,12 @@ pub(super) fn resolve<T: Transport>(
                 NoticeKind::SyncDisabled,
                 format!(
                     "'{subject}' keeps being changed in Outlook against ROOMS ({}); after {} \
-                     rollbacks it is no longer synced. Change it in ROOMS, or ask an operator \
-                     to re-enable it.",
+                     it is no longer synced. Change it in ROOMS to sync it again.",
                     changed.join(", "),
-                    attempt - 1
+                    match attempt - 1 {
+                        1 => "one rollback".to_owned(),
+                        n => format!("{n} rollbacks"),
+                    }
                 ),
                 WriteEffect::Bookkeeping,
             )

@@ -47,11 +47,10 @@ impl<'a> EwsTransport<'a> {
         }
     }
 
-    fn cancellations(&self, i: Invitations) -> &'static str {
-        match i {
-            Invitations::Send => "SendToAllAndSaveCopy",
-            Invitations::None => "SendToNone",
-        }
+    /// Cancellations go to the same recipients as invitations (the three
+    /// values of `SyncSendMeetingInvitations` are valid for both).
+    fn cancellations(&self, i: Invitations) -> &str {
+        self.invitations(i)
     }
 }
 
@@ -226,10 +225,7 @@ impl Transport for EwsTransport<'_> {
         invitations: Invitations,
     ) -> Result<ItemVersion, WriteError> {
         self.requests += 1;
-        let send = match invitations {
-            Invitations::Send => "SendToAllAndSaveCopy",
-            Invitations::None => "SendToNone",
-        };
+        let send = self.invitations(invitations).to_owned();
         match update_item::update(
             self.client,
             platform,
@@ -237,7 +233,7 @@ impl Transport for EwsTransport<'_> {
             &version.item_id,
             &version.change_key,
             fields,
-            send,
+            &send,
         ) {
             Ok((item_id, change_key)) => Ok(ItemVersion {
                 item_id,
@@ -296,10 +292,7 @@ impl Transport for EwsTransport<'_> {
         invitations: Invitations,
     ) -> Result<(), Error> {
         self.requests += 1;
-        let send = match invitations {
-            Invitations::Send => "SendToAllAndSaveCopy",
-            Invitations::None => "SendToNone",
-        };
+        let send = self.invitations(invitations).to_owned();
         update_item::update_occurrence(
             self.client,
             platform,
@@ -310,7 +303,7 @@ impl Transport for EwsTransport<'_> {
             end,
             subject,
             time_zone,
-            send,
+            &send,
         )
         .map(|_| ())
         .map_err(|e| match e {

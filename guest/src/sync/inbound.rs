@@ -35,6 +35,9 @@ use super::Engine;
 use super::mapping::{self, Mapped};
 use super::transport::{Change, Fetched, RemoteItem, Transport};
 
+/// The words of a booking's `last_error` when its room declined.
+const DECLINED: &str = "declined the meeting";
+
 /// Rebuilds of one page after `stale` answers, at most.
 const STALE_ROUNDS: usize = 3;
 
@@ -349,9 +352,7 @@ impl<T: Transport> Engine<'_, T> {
             return None; // our own write, or seen already
         }
         if b.state != BookingState::Active {
-            // A cancelled or sync-disabled booking no longer follows the
-            // meeting; its changes are neither imported nor linked again.
-            return None;
+            return self.decide_inactive(item, b, mapped, link, out);
         }
         let unchanged = old
             .as_ref()
@@ -414,6 +415,48 @@ impl<T: Transport> Engine<'_, T> {
         })
     }
 
+    /// An item of a booking that is cancelled or sync-disabled. Such a
+    /// booking no longer follows its meeting: changes are neither imported
+    /// nor linked again. The one exception is a booking that only exists
+    /// cancelled because its room declined: when the organiser books a room
+    /// that accepts (a swap after the decline), it becomes active again.
+    fn decide_inactive(
+        &mut self,
+        item: &RemoteItem,
+        mut b: Booking,
+        mapped: Mapped,
+        link: ExchangeLink,
+        out: &mut Outcome,
+    ) -> Option<BookingWrite> {
+        let declined_only = b.state == BookingState::Cancelled
+            && b.home == self.mailbox
+            && b.last_error
+                .as_deref()
+                .is_some_and(|e| e.contains(DECLINED));
+        if !declined_only || mapped.fields.rooms.len() != 1 || b.is_pending() {
+            return None;
+        }
+        let base = b.revision;
+        b.fields = mapped.fields;
+        b.state = BookingState::Active;
+        b.attempts = 0;
+        b.last_error = None;
+        set_link(&mut b, link);
+        self.platform.log(
+            Level::Info,
+            &format!(
+                "{}: '{}' now has a room that accepted; the booking is active again",
+                self.mailbox, item.subject
+            ),
+        );
+        out.created += 1;
+        Some(BookingWrite {
+            booking: b,
+            base_revision: Some(base),
+            effect: WriteEffect::FromExchange,
+        })
+    }
+
     /// An item no booking knows yet.
     fn decide_new(
         &mut self,
@@ -447,7 +490,7 @@ impl<T: Transport> Engine<'_, T> {
         if b.fields.rooms.is_empty() && !mapped.declined_rooms.is_empty() {
             let declined = mapped.declined_rooms.clone();
             let reason = format!(
-                "{} declined the meeting; the booking was not made",
+                "{} {DECLINED}; the booking was not made",
                 declined.join(", ")
             );
             b.state = BookingState::Cancelled;
@@ -486,7 +529,7 @@ impl<T: Transport> Engine<'_, T> {
         out: &mut Outcome,
     ) -> BookingWrite {
         let reason = format!(
-            "{} declined the meeting; the booking was removed",
+            "{} {DECLINED}; the booking was removed",
             declined.join(", ")
         );
         self.notice(
@@ -560,14 +603,21 @@ impl<T: Transport> Engine<'_, T> {
             reason: reason.clone(),
         });
         out.quarantined += 1;
+        // Every synced copy is quarantined; the organiser is told once, from
+        // the organiser's own calendar (or from the copy ROOMS has, when the
+        // organiser is not synced).
         let organiser = mapped.fields.organiser.clone();
-        self.notice(
-            out,
-            booking.as_ref().map(|b| b.id.as_str()),
-            &organiser,
-            NoticeKind::AmbiguousRooms,
-            format!("'{}': {reason}. Remove all but one room.", item.subject),
-        );
+        let from_organiser =
+            organiser == self.mailbox || !self.directory.is_person(&*self.platform, &organiser);
+        if from_organiser {
+            self.notice(
+                out,
+                booking.as_ref().map(|b| b.id.as_str()),
+                &organiser,
+                NoticeKind::AmbiguousRooms,
+                format!("'{}': {reason}. Remove all but one room.", item.subject),
+            );
+        }
         None
     }
 

@@ -62,8 +62,10 @@ pub struct Counts {
 /// A problem that stopped the person, or one booking.
 #[derive(Debug, Clone)]
 pub struct Problem {
-    /// Stable code (`ErrorAccessDenied`, `AADSTS7000215`, `HTTP 403`,
-    /// `configuration`, `conflict`, `store`).
+    /// Stable code: the EWS or AADSTS code (`ErrorAccessDenied`,
+    /// `AADSTS7000215`), `HTTP 403`, or one of the component's
+    /// (`configuration`, `certificate`, `insufficient-rights`, `protocol`,
+    /// `transport`, `private-items-hidden`, `sync-disabled`).
     pub code: String,
     /// One sentence.
     pub message: String,

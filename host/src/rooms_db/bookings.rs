@@ -146,7 +146,17 @@ impl RoomsDb {
         if fields == stored.fields && home == stored.home {
             return Ok(stored);
         }
-        write_fields_and_bump(&tx, id, &fields, &home, None)?;
+        // An edit in ROOMS of a booking the sync gave up on (too many
+        // conflicts) is the organiser's answer: it syncs again, from zero
+        // attempts, and the next run writes it.
+        let revive = (stored.state == BookingState::SyncDisabled).then_some(BookingState::Active);
+        write_fields_and_bump(&tx, id, &fields, &home, revive)?;
+        if revive.is_some() {
+            tx.execute(
+                "UPDATE bookings SET attempts = 0, last_error = NULL WHERE id = ?1",
+                params![id],
+            )?;
+        }
         let booking = load_booking(&tx, id)?.ok_or_else(|| DbError::UnknownBooking(id.into()))?;
         tx.commit()?;
         Ok(booking)

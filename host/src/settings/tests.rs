@@ -1154,7 +1154,11 @@ fn sync_settings_have_defaults_ranges_and_choices() {
     let errors = errors_of(&file(&bad), &no_env());
     let choice = error_for(&errors, "SyncSendMeetingInvitations");
     assert_eq!(choice.kind, ErrorKind::NotAChoice);
-    assert!(choice.problem.contains("SendToEveryone"), "{}", choice.problem);
+    assert!(
+        choice.problem.contains("SendToEveryone"),
+        "{}",
+        choice.problem
+    );
     assert!(choice.fix.contains("SendToNone"), "{}", choice.fix);
     assert_eq!(
         error_for(&errors, "SyncGetItemBatchSize").kind,

@@ -87,8 +87,10 @@ async fn a_delegate_without_can_view_private_items_is_told_what_to_fix() {
         .admin(
             "POST",
             "folder_permissions",
-            Some(&json!({"mailbox": ALICE, "folder": "calendar", "user": SERVICE_USER,
-                         "rights": "Editor", "flags": ["Delegate"]})),
+            Some(
+                &json!({"mailbox": ALICE, "folder": "calendar", "user": SERVICE_USER,
+                         "rights": "Editor", "flags": ["Delegate"]}),
+            ),
         )
         .await;
     assert_eq!(status, 200, "{answer}");

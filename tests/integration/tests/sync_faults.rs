@@ -626,11 +626,7 @@ async fn rollback_resets_outlook_and_disables_sync_after_n_attempts() {
     assert_eq!(disabled.len(), 1, "{disabled:#?}");
     assert_eq!(disabled[0]["recipient"], ALICE);
     dir.assert_quiet(&world).await;
-    // A sync-disabled booking is not written any more (whether or not ROOMS
-    // lets it be edited).
-    let _ = dir
-        .run(&["booking", "update", &id, "--subject", "ROOMS 4"])
-        .await;
+    // Nothing is written for it while it is sync-disabled...
     let mark = world.log_mark();
     dir.sync(None).await;
     assert!(
@@ -638,8 +634,19 @@ async fn rollback_resets_outlook_and_disables_sync_after_n_attempts() {
         "{:#?}",
         world.writes_since(mark)
     );
-    assert_eq!(subject_in_outlook(&world, &item_id).await, "Outlook 3");
-    assert_eq!(dir.booking(&id).await["state"], "sync-disabled");
+    // ...until the organiser changes it in ROOMS: that edit is the answer,
+    // the booking syncs again from zero attempts and Outlook gets it.
+    let edited = dir
+        .ok_json(&["booking", "update", &id, "--subject", "ROOMS 4"])
+        .await;
+    assert!(edited.is_object(), "{edited}");
+    let b = dir.booking(&id).await;
+    assert_eq!(b["state"], "active", "{b}");
+    assert_eq!(b["attempts"], 0, "{b}");
+    let r = dir.sync(None).await;
+    assert_eq!(r.totals().to_exchange[1], 1, "{}", r.json);
+    assert_eq!(subject_in_outlook(&world, &item_id).await, "ROOMS 4");
+    dir.assert_quiet(&world).await;
 }
 
 #[tokio::test]

@@ -549,3 +549,38 @@ async fn a_meeting_moved_into_a_busy_room_is_removed() {
     assert_eq!(dir.only_booking("Blocker").await["state"], "active");
     dir.assert_quiet(&world).await;
 }
+
+/// A meeting that is a cancelled booking only because its room declined
+/// becomes active again when the organiser books a room that accepts.
+#[tokio::test]
+async fn a_declined_meeting_swapped_to_a_free_room_becomes_a_booking() {
+    let world = World::start().await;
+    occupy_berlin(&world).await;
+    let dir = tenant(&world, "decline-swap", ROOM).await;
+    let wanted = world
+        .outlook_create(
+            ALICE,
+            json!({"subject": "Clash", "start": "2027-02-01T10:30:00Z", "end": "2027-02-01T11:30:00Z",
+                   "resources": [BERLIN]}),
+        )
+        .await;
+    let id = wanted["id"].as_str().unwrap().to_owned();
+    dir.sync(None).await;
+    let declined = dir.only_booking("Clash").await;
+    assert_eq!(declined["state"], "cancelled", "{declined}");
+
+    world
+        .outlook_patch(ALICE, &id, json!({"resources": [HAMBURG]}))
+        .await;
+    assert_eq!(
+        world.outlook_item(ALICE, &id).await.unwrap()["calendar"]["resources"][0]["response"],
+        "Accept"
+    );
+    dir.sync(None).await;
+    let b = dir.only_booking("Clash").await;
+    assert_eq!(b["id"], declined["id"], "the same booking: {b}");
+    assert_eq!(b["state"], "active", "{b}");
+    assert_eq!(rooms_of(&b), [HAMBURG], "{b}");
+    assert_eq!(dir.bookings_titled("Clash").await.len(), 1);
+    dir.assert_quiet(&world).await;
+}
