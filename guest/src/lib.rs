@@ -28,11 +28,17 @@
 //! - [`auth`]: Entra ID sign-in (client secret, certificate, password) and
 //!   token reuse; [`auth::entra`] turns AADSTS codes into advice.
 //! - [`ews`]: the EWS client and answer classification; [`ews::xml`],
-//!   [`ews::soap`], [`ews::response`] and one file per operation
-//!   ([`ews::get_folder`]).
-//! - [`diagnostics`]: the sync test of a person (`sign-in`, `calendar-access`).
+//!   [`ews::soap`], [`ews::response`], [`ews::time`], the calendar item both
+//!   ways ([`ews::calendar_item`]) and one file per operation
+//!   ([`ews::get_folder`], [`ews::sync_folder_items`], [`ews::get_item`],
+//!   [`ews::create_item`], [`ews::update_item`], [`ews::delete_item`],
+//!   [`ews::find_item`]).
+//! - [`session`]: a person's validated settings, endpoint and tokens, shared
+//!   by the sync test and the engine.
 //! - [`sync`]: the two-way sync engine, one cycle of one person
-//!   (`sync.run-person`) and its [`sync::Report`].
+//!   (`sync.run-person`) and its [`sync::Report`], over a transport seam
+//!   ([`sync::transport`]) that EWS fills and a Graph module can fill later.
+//! - [`diagnostics`]: the sync test of a person (`sign-in`, `calendar-access`).
 //! - [`safe_text`]: server text made fit for a terminal, a log or JSON
 //!   (control and bidi characters replaced, length capped); the final pass
 //!   over everything the component hands out.
