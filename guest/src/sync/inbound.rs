@@ -2,7 +2,7 @@
 //! committed sync state, fetches the changed items, decides per item and
 //! commits each page with the state it advances to.
 //!
-//! Per item (see [`Engine::decide`]):
+//! Per item (`Engine::decide`):
 //! - it is found by its link (mailbox and id), then by its `RoomsBookingId`
 //!   tag, then by the meeting UID, so the same meeting in the organiser's and
 //!   a room's calendar is one booking;
