@@ -10,6 +10,9 @@
 //!    peak RSS.
 //! 4. One `check` over 1, 100 and 1,000 persons of a tenant: cost per person.
 //! 5. The sizes of the component and its precompiled form.
+//! 6. The two-way sync at scale: initial pulls of 10,000 items in one
+//!    mailbox and of 100 mailboxes x 100 items, and the back-sync of 1,000
+//!    ROOMS bookings (time, EWS requests, peak RSS of the process).
 //!
 //! `--quick` takes about a tenth of the samples (for development).
 //! The README's "Benchmarks" section explains every figure.
@@ -20,6 +23,7 @@ mod native;
 mod process;
 mod scale;
 mod stats;
+mod sync;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -55,6 +59,8 @@ struct Plan {
     process_warmup: usize,
     process_n: usize,
     scale_rounds: usize,
+    sync_warmup: usize,
+    sync_n: usize,
 }
 
 impl Plan {
@@ -68,6 +74,8 @@ impl Plan {
                 process_warmup: 2,
                 process_n: 10,
                 scale_rounds: 1,
+                sync_warmup: 1,
+                sync_n: 1,
             }
         } else {
             Plan {
@@ -78,6 +86,8 @@ impl Plan {
                 process_warmup: 3,
                 process_n: 100,
                 scale_rounds: 10,
+                sync_warmup: 1,
+                sync_n: 5,
             }
         }
     }
@@ -219,6 +229,17 @@ async fn bench(quick: bool) -> anyhow::Result<()> {
     );
     row("component .wasm", kib(wasm.len() as u64));
     row("precompiled .cwasm", kib(cwasm));
+
+    // 6. The two-way sync at scale.
+    sync::run(
+        &runtime,
+        &binary,
+        &component,
+        &cache,
+        plan.sync_warmup,
+        plan.sync_n,
+    )
+    .await?;
 
     println!(
         "\ntotal bench time {:.0} s",
