@@ -38,6 +38,10 @@ use super::transport::{Change, Fetched, RemoteItem, Transport};
 /// The words of a booking's `last_error` when its room declined.
 const DECLINED: &str = "declined the meeting";
 
+/// The prefix of a stored sync state after a cycle wrote to Exchange and
+/// before its closing pass confirmed the writes.
+pub(super) const UNCONFIRMED: &str = "rooms-sync:unconfirmed:";
+
 /// Rebuilds of one page after `stale` answers, at most.
 const STALE_ROUNDS: usize = 3;
 
@@ -72,6 +76,25 @@ impl<T: Transport> Engine<'_, T> {
     pub(super) fn inbound(&mut self) -> Result<(), Error> {
         let mailbox = self.mailbox.clone();
         let mut state = self.platform.sync_state(&mailbox);
+        if let Some(unconfirmed) = state.as_deref().and_then(|s| s.strip_prefix(UNCONFIRMED)) {
+            if self.confirming {
+                // This run's own closing pass: the marker is ours.
+                state = Some(unconfirmed.to_owned());
+            } else {
+                // A cycle wrote to Exchange and stopped before its closing
+                // pass: an item it created may have been deleted since,
+                // which no incremental sync would report. Read the whole
+                // calendar again; the reconciliation finds such losses.
+                self.platform.log(
+                    Level::Warn,
+                    &format!(
+                        "{mailbox}: the last cycle stopped after writing to Exchange; reading \
+                         the whole calendar again"
+                    ),
+                );
+                state = None;
+            }
+        }
         let mut full = state.is_none();
         let mut seen: HashSet<String> = HashSet::new();
         loop {
@@ -97,11 +120,9 @@ impl<T: Transport> Engine<'_, T> {
                 Err(e) => return Err(e),
             };
             let changes = collapse(page.changes);
-            if full {
-                for c in &changes {
-                    if let Change::Upsert { item_id } = c {
-                        seen.insert(item_id.clone());
-                    }
+            for c in &changes {
+                if let Change::Upsert { item_id, .. } = c {
+                    seen.insert(item_id.clone());
                 }
             }
             let new_state = if page.state.is_empty() {
@@ -119,6 +140,29 @@ impl<T: Transport> Engine<'_, T> {
             }
             if page.last {
                 break;
+            }
+        }
+        if self.confirming {
+            // Items this cycle created that the closing pass did not report
+            // were deleted again before it (created and deleted in between
+            // are not reported): look each up.
+            let unseen: Vec<String> = self
+                .created
+                .iter()
+                .filter(|id| !seen.contains(*id))
+                .cloned()
+                .collect();
+            if !unseen.is_empty() {
+                let answers = self.call(true, |t, p| t.fetch(p, &mailbox, &unseen))?;
+                let gone: Vec<Change> = unseen
+                    .into_iter()
+                    .zip(answers)
+                    .filter(|(_, a)| matches!(a, Err(reason) if reason.starts_with("ErrorItemNotFound")))
+                    .map(|(item_id, _)| Change::Delete { item_id })
+                    .collect();
+                if !gone.is_empty() {
+                    self.apply(&gone, None)?;
+                }
             }
         }
         if full {
@@ -151,10 +195,46 @@ impl<T: Transport> Engine<'_, T> {
         new_state: Option<String>,
     ) -> Result<(), Error> {
         let mailbox = self.mailbox.clone();
+        // A version this mailbox's link already holds (our own write, or
+        // one seen before) is not fetched again.
+        let keys: Vec<BookingKey> = changes
+            .iter()
+            .filter(|c| matches!(c, Change::Upsert { change_key, .. } if !change_key.is_empty()))
+            .map(|c| {
+                BookingKey::Item(ItemRef {
+                    mailbox: mailbox.clone(),
+                    item_id: c.item_id().to_owned(),
+                })
+            })
+            .collect();
+        let known: HashSet<(String, String)> = if keys.is_empty() {
+            HashSet::new()
+        } else {
+            self.platform
+                .find_bookings(&keys)
+                .into_iter()
+                .flatten()
+                .flat_map(|b| b.links)
+                .filter(|l| l.mailbox == mailbox && !l.uid.is_empty())
+                .map(|l| (l.item_id, l.change_key))
+                .collect()
+        };
+        let changes: Vec<Change> = changes
+            .iter()
+            .filter(|c| match c {
+                Change::Upsert {
+                    item_id,
+                    change_key,
+                } => !known.contains(&(item_id.clone(), change_key.clone())),
+                Change::Delete { .. } => true,
+            })
+            .cloned()
+            .collect();
+        let changes = changes.as_slice();
         let upserts: Vec<String> = changes
             .iter()
             .filter_map(|c| match c {
-                Change::Upsert { item_id } => Some(item_id.clone()),
+                Change::Upsert { item_id, .. } => Some(item_id.clone()),
                 Change::Delete { .. } => None,
             })
             .collect();
@@ -219,6 +299,9 @@ impl<T: Transport> Engine<'_, T> {
                 if !item.uid.is_empty() {
                     keys.push(BookingKey::Uid(item.uid.clone()));
                 }
+                if let Some(id) = super::outbound::booking_of_uid(&item.uid) {
+                    keys.push(BookingKey::Id(id.to_owned()));
+                }
             }
         }
         let found = self.platform.find_bookings(&keys);
@@ -252,6 +335,13 @@ impl<T: Transport> Engine<'_, T> {
                         item.filter(|i| !i.uid.is_empty())
                             .and_then(|i| by_key.get(&BookingKey::Uid(i.uid.clone())))
                     })
+                    .or_else(|| {
+                        // A copy of a meeting the sync wrote (a room's, which
+                        // carries no tag) before that write's link was
+                        // committed: its UID names the booking.
+                        item.and_then(|i| super::outbound::booking_of_uid(&i.uid))
+                            .and_then(|id| by_key.get(&BookingKey::Id(id.to_owned())))
+                    })
                     .cloned()
             };
             let current = |b: Option<Booking>, out: &Outcome| {
@@ -266,7 +356,7 @@ impl<T: Transport> Engine<'_, T> {
                     let booking = current(lookup(&by_key, None), &out);
                     self.decide_delete(&item_ref, booking, &mut out)
                 }
-                Change::Upsert { item_id } => match fetched.get(item_id) {
+                Change::Upsert { item_id, .. } => match fetched.get(item_id) {
                     Some(Ok(item)) if item.cancelled => {
                         out.page.released.push(item_ref.clone());
                         let booking = current(lookup(&by_key, Some(item)), &out);

@@ -145,11 +145,15 @@ pub(crate) fn cycle<T: Transport>(
         directory: Directory::default(),
         pacer,
         report,
+        marked: false,
+        confirming: false,
+        created: Vec::new(),
     };
     let result = engine
         .private_items_check()
         .and_then(|()| engine.inbound())
-        .and_then(|()| engine.outbound());
+        .and_then(|()| engine.outbound())
+        .and_then(|()| engine.confirm());
     engine.report.ews_requests = engine.transport.requests();
     engine.report.backoff_ms = engine.pacer.waited_ms;
     match result {
@@ -195,9 +199,45 @@ pub(crate) struct Engine<'a, T: Transport> {
     pub(crate) directory: Directory,
     pub(crate) pacer: Pacer,
     pub(crate) report: Report,
+    /// True once the stored sync state carries the unconfirmed marker.
+    pub(crate) marked: bool,
+    /// True during the closing pass.
+    pub(crate) confirming: bool,
+    /// Items this cycle created in the person's mailbox.
+    pub(crate) created: Vec<String>,
 }
 
 impl<T: Transport> Engine<'_, T> {
+    /// Before the first write to Exchange: the stored sync state is marked
+    /// unconfirmed (one commit), so a cycle that stops before its closing
+    /// pass is followed by a full resync.
+    pub(crate) fn mark_unconfirmed(&mut self) -> Result<(), Error> {
+        if self.marked {
+            return Ok(());
+        }
+        self.marked = true;
+        let Some(state) = self.platform.sync_state(&self.mailbox) else {
+            return Ok(());
+        };
+        if state.starts_with(inbound::UNCONFIRMED) {
+            return Ok(());
+        }
+        let mut page = crate::booking::Page::new(&self.mailbox);
+        page.sync_state = Some(format!("{}{state}", inbound::UNCONFIRMED));
+        self.platform.commit(&page).map_err(|e| store_error(&e))
+    }
+
+    /// The closing pass after writes: reads this cycle's own changes back,
+    /// so the committed state lies after them and a later deletion of an
+    /// item created here is reported.
+    fn confirm(&mut self) -> Result<(), Error> {
+        if !self.marked {
+            return Ok(());
+        }
+        self.confirming = true;
+        self.inbound()
+    }
+
     /// A delegate without `CanViewPrivateItems` does not see private items
     /// at all (Exchange leaves them out of the sync): the run goes on, and
     /// the report says what is missing instead of passing the gap off as

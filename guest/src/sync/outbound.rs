@@ -65,10 +65,13 @@ impl<T: Transport> Engine<'_, T> {
     /// Writes one booking; `Err` only for a problem that stops the person.
     fn write_booking(&mut self, b: Booking) -> Result<(), Error> {
         let id = b.id.clone();
+        if b.state == BookingState::SyncDisabled {
+            return Ok(());
+        }
+        self.mark_unconfirmed()?;
         let result = match b.state {
             BookingState::Active => self.write_active(b.clone()),
-            BookingState::Cancelled => self.write_cancel(b.clone()),
-            BookingState::SyncDisabled => return Ok(()),
+            _ => self.write_cancel(b.clone()),
         };
         match result {
             Ok(()) => Ok(()),
@@ -163,6 +166,7 @@ impl<T: Transport> Engine<'_, T> {
                     }
                 };
                 self.report.to_exchange.created += 1;
+                self.created.push(created.item_id.clone());
                 created
             }
         };
@@ -237,6 +241,7 @@ impl<T: Transport> Engine<'_, T> {
                         t.create(p, &mailbox, &fields, &id, &uid, invitations)
                     })?;
                     self.report.to_exchange.created += 1;
+                    self.created.push(created.item_id.clone());
                     return Ok(Some(created));
                 }
                 Err(WriteError::Conflict) if round == 0 => {
@@ -454,6 +459,10 @@ impl<T: Transport> Engine<'_, T> {
     pub(super) fn followup(&mut self, f: Followup) {
         match f {
             Followup::RemoveRoom { item, fields, room } => {
+                if let Err(e) = self.mark_unconfirmed() {
+                    self.platform.log(Level::Warn, &e.message());
+                    return;
+                }
                 let mailbox = self.mailbox.clone();
                 let v = ItemVersion {
                     item_id: item.item_id.clone(),
@@ -494,8 +503,16 @@ impl<T: Transport> Engine<'_, T> {
     }
 }
 
+/// The prefix of the UIDs the sync gives the items it creates.
+const UID_PREFIX: &str = "rooms-";
+
 /// The UID the sync gives an item it creates: stable for the booking, so
-/// every copy of the meeting is found by it.
+/// every copy of the meeting is found by it, also before a link exists.
 pub(super) fn uid_for(booking_id: &str) -> String {
-    format!("rooms-{booking_id}")
+    format!("{UID_PREFIX}{booking_id}")
+}
+
+/// The booking id a UID made by [`uid_for`] names.
+pub(super) fn booking_of_uid(uid: &str) -> Option<&str> {
+    uid.strip_prefix(UID_PREFIX).filter(|id| !id.is_empty())
 }

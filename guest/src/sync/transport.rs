@@ -18,6 +18,8 @@ pub enum Change {
     Upsert {
         /// The item's id.
         item_id: String,
+        /// Its version, when the service names it (empty otherwise).
+        change_key: String,
     },
     /// An item was deleted (or became invisible to the caller).
     Delete {
@@ -30,7 +32,7 @@ impl Change {
     /// The id of the item the change is about.
     pub fn item_id(&self) -> &str {
         match self {
-            Change::Upsert { item_id } | Change::Delete { item_id } => item_id,
+            Change::Upsert { item_id, .. } | Change::Delete { item_id } => item_id,
         }
     }
 }

@@ -725,3 +725,36 @@ async fn rooms_fields_arrive_in_outlook_as_set() {
         }
     }
 }
+
+/// An item the sync created is deleted in Outlook before the next run: the
+/// deletion reaches ROOMS. (A sync state committed before the create would
+/// never report it: an item created and deleted after a state is not a
+/// change of that state. The cycle's closing pass reads its own writes back.)
+#[tokio::test]
+async fn an_item_the_sync_created_and_outlook_deleted_cancels_the_booking() {
+    let world = World::start().await;
+    let dir = tenant(&world, "created-deleted").await;
+    let id = dir
+        .booking_add(&[
+            "--organiser",
+            ALICE,
+            "--subject",
+            "Short-lived",
+            "--start",
+            "2027-04-06T08:00:00Z",
+            "--end",
+            "2027-04-06T09:00:00Z",
+        ])
+        .await;
+    let r = dir.sync(None).await;
+    assert_eq!(r.totals().to_exchange[0], 1, "{}", r.json);
+    let item_id = dir.booking(&id).await["exchange"]["item_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    world.outlook_delete(ALICE, &item_id).await;
+    let r = dir.sync(None).await;
+    assert_eq!(r.totals().to_rooms[2], 1, "{}", r.json);
+    assert_eq!(dir.booking(&id).await["state"], "cancelled");
+    dir.assert_quiet(&world).await;
+}
