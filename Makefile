@@ -36,6 +36,8 @@ demo: build
 # BENCH_ARGS=--quick takes about a tenth of the samples.
 BENCH_ARGS ?=
 bench: build
+	$(CARGO) build --release -p rooms-sync-guest --example parse_map
+	$(CARGO) build -p rooms-sync-guest --target wasm32-wasip2 --profile release-wasm --example parse_map
 	$(CARGO) run --release -p rooms-sync-integration --bin rooms-sync-bench -- $(BENCH_ARGS)
 	$(CARGO) run --release -p exo-emulator --example emulator_bench
 

@@ -13,11 +13,14 @@
 //! 6. The two-way sync at scale: initial pulls of 10,000 items in one
 //!    mailbox and of 100 mailboxes x 100 items, and the back-sync of 1,000
 //!    ROOMS bookings (time, EWS requests, peak RSS of the process).
+//! 7. The guest's parse and map of a 512-change page and a 100-item
+//!    `GetItem` answer, as wasm in wasmtime vs the same code natively.
 //!
 //! `--quick` takes about a tenth of the samples (for development).
 //! The README's "Benchmarks" section explains every figure.
 
 mod check;
+mod guest_code;
 mod loading;
 mod native;
 mod process;
@@ -61,6 +64,9 @@ struct Plan {
     scale_rounds: usize,
     sync_warmup: usize,
     sync_n: usize,
+    guest_rounds: usize,
+    guest_warmup: usize,
+    guest_n: usize,
 }
 
 impl Plan {
@@ -76,6 +82,9 @@ impl Plan {
                 scale_rounds: 1,
                 sync_warmup: 1,
                 sync_n: 1,
+                guest_rounds: 1,
+                guest_warmup: 5,
+                guest_n: 50,
             }
         } else {
             Plan {
@@ -88,6 +97,9 @@ impl Plan {
                 scale_rounds: 10,
                 sync_warmup: 1,
                 sync_n: 5,
+                guest_rounds: 5,
+                guest_warmup: 20,
+                guest_n: 200,
             }
         }
     }
@@ -240,6 +252,12 @@ async fn bench(quick: bool) -> anyhow::Result<()> {
         plan.sync_n,
     )
     .await?;
+
+    // 7. The guest's own code, wasm vs native.
+    {
+        let (rounds, warmup, n) = (plan.guest_rounds, plan.guest_warmup, plan.guest_n);
+        tokio::task::spawn_blocking(move || guest_code::run(rounds, warmup, n)).await??;
+    }
 
     println!(
         "\ntotal bench time {:.0} s",
