@@ -328,17 +328,6 @@ pub async fn run(
         ),
     );
     tmpfs_row(at, BACK_BOOKINGS, "bookings");
-    row(
-        "guest parse + map, wasm vs native",
-        "not measured: needs a contract decision",
-    );
-    println!(
-        "   the parse and map of a 512-change SyncFolderItems page and of a 100-item GetItem answer\n   \
-         run only inside `sync.run-person`: the WIT exports no call that parses or maps alone, and\n   \
-         section 1's native platform (NativePlatform) has no booking store, so a whole cycle cannot\n   \
-         run natively either. Measuring it needs a bench-only export, or a native store over\n   \
-         rooms.db: a decision on the contract."
-    );
     Ok(())
 }
 
