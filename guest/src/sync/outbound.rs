@@ -170,10 +170,10 @@ impl<T: Transport> Engine<'_, T> {
                 created
             }
         };
-        if let Some(r) = &b.fields.recurrence {
-            if !r.modified.is_empty() || !r.deleted.is_empty() {
-                self.write_exceptions(&b, &version, &uid, invitations)?;
-            }
+        if let Some(r) = &b.fields.recurrence
+            && (!r.modified.is_empty() || !r.deleted.is_empty())
+        {
+            self.write_exceptions(&b, &version, &uid, invitations)?;
         }
         let link = ExchangeLink {
             mailbox: mailbox.clone(),
