@@ -54,6 +54,7 @@
 //! the component's figure: the host is the one that waited, and the count
 //! survives a call that was stopped.
 
+use std::cell::RefCell;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -495,24 +496,16 @@ pub async fn run(
     // wait on HTTP or a back-off; the results keep the persons' order.
     let workers =
         (tenant.settings().timing().sync_max_concurrent_mailboxes as usize).clamp(1, total.max(1));
-    let next = std::cell::Cell::new(0usize);
-    let rows: Vec<std::cell::RefCell<Option<PersonRow>>> = rows
-        .into_iter()
-        .map(|r| std::cell::RefCell::new(Some(r)))
-        .collect();
-    let results: std::cell::RefCell<Vec<Option<RunReport>>> =
-        std::cell::RefCell::new((0..total).map(|_| None).collect());
-    let progress = std::cell::RefCell::new(progress);
+    // The persons in order, taken one at a time by whichever worker is free.
+    let queue = RefCell::new(rows.into_iter().enumerate());
+    let results: RefCell<Vec<Option<RunReport>>> = RefCell::new((0..total).map(|_| None).collect());
+    let progress = RefCell::new(progress);
     let worker = || async {
         let mut run = TenantRun::new(tenant, runtime, &persons);
         loop {
-            let index = next.get();
-            if index >= total {
+            let next = queue.borrow_mut().next();
+            let Some((index, row)) = next else {
                 break;
-            }
-            next.set(index + 1);
-            let Some(row) = rows[index].borrow_mut().take() else {
-                continue;
             };
             let report = match row {
                 PersonRow::Valid(person) => {

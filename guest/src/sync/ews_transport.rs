@@ -42,17 +42,14 @@ impl<'a> EwsTransport<'a> {
         }
     }
 
+    /// `SendMeetingInvitations` (and, with the same three values, the
+    /// `…OrCancellations` and `SendMeetingCancellations` of updates and
+    /// deletes).
     fn invitations(&self, i: Invitations) -> &str {
         match i {
             Invitations::Send => &self.send_invitations,
             Invitations::None => "SendToNone",
         }
-    }
-
-    /// Cancellations go to the same recipients as invitations (the three
-    /// values of `SyncSendMeetingInvitations` are valid for both).
-    fn cancellations(&self, i: Invitations) -> &str {
-        self.invitations(i)
     }
 }
 
@@ -262,7 +259,7 @@ impl Transport for EwsTransport<'_> {
         invitations: Invitations,
     ) -> Result<(), Error> {
         self.requests += 1;
-        let send = self.cancellations(invitations);
+        let send = self.invitations(invitations);
         delete_item::delete(self.client, platform, mailbox, item_id, send)
     }
 

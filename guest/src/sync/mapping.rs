@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use crate::booking::{Attendee, AttendeeKind, BookingFields, Recurrence};
+use crate::ews::time::format_datetime;
 use crate::platform::{Person, Platform};
 
 use super::transport::{RemoteItem, Response};
@@ -182,8 +183,16 @@ pub fn differences(
     };
     diff("rooms", rooms.rooms.join(", "), exchange.rooms.join(", "));
     diff("subject", rooms.subject.clone(), exchange.subject.clone());
-    diff("start", rfc3339(rooms.start), rfc3339(exchange.start));
-    diff("end", rfc3339(rooms.end), rfc3339(exchange.end));
+    diff(
+        "start",
+        format_datetime(rooms.start),
+        format_datetime(exchange.start),
+    );
+    diff(
+        "end",
+        format_datetime(rooms.end),
+        format_datetime(exchange.end),
+    );
     diff(
         "time_zone",
         rooms.time_zone.clone(),
@@ -240,11 +249,6 @@ fn attendees(list: &[Attendee]) -> String {
         let _ = write!(s, "{} ({kind})", a.email);
     }
     s
-}
-
-/// An instant as RFC 3339 UTC (`2026-03-30T07:00:00Z`).
-pub fn rfc3339(t: i64) -> String {
-    crate::ews::time::format_datetime(t)
 }
 
 #[cfg(test)]
@@ -379,11 +383,5 @@ mod tests {
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].field, "subject");
         assert_eq!(d[0].exchange, "Planning (moved)");
-    }
-
-    #[test]
-    fn rfc3339_formats_utc() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_774_854_000), "2026-03-30T07:00:00Z");
     }
 }

@@ -200,30 +200,16 @@ impl<T: Transport> Engine<'_, T> {
         for round in 0..2 {
             let fields = b.fields.clone();
             let v = version.clone();
-            let answer = {
-                let Engine {
-                    platform,
-                    transport,
-                    pacer,
-                    ..
-                } = self;
-                let mut outcome = None;
-                let r = pacer.run(&mut **platform, &mailbox, true, |p| {
-                    match transport.update(p, &mailbox, &v, &fields, invitations) {
-                        Ok(v) => Ok(Ok(v)),
+            // Throttling and transient failures are retried by the pacer; a
+            // conflict or a missing item is an answer, decided below.
+            let answer = self
+                .call(true, |t, p| {
+                    match t.update(p, &mailbox, &v, &fields, invitations) {
                         Err(WriteError::Failed(e)) => Err(e),
-                        Err(other) => {
-                            outcome = Some(other);
-                            Ok(Err(()))
-                        }
+                        other => Ok(other),
                     }
-                });
-                match r {
-                    Ok(Ok(v)) => Ok(v),
-                    Ok(Err(())) => Err(outcome.unwrap_or(WriteError::NotFound)),
-                    Err(e) => Err(WriteError::Failed(e)),
-                }
-            };
+                })
+                .unwrap_or_else(|e| Err(WriteError::Failed(e)));
             match answer {
                 Ok(v) => {
                     self.report.to_exchange.updated += 1;
@@ -401,7 +387,7 @@ impl<T: Transport> Engine<'_, T> {
                         "{mailbox}: booking {}: no occurrence starts at {}; the exception is \
                          not written",
                         b.id,
-                        mapping::rfc3339(m.original_start)
+                        crate::ews::time::format_datetime(m.original_start)
                     ),
                 );
                 continue;

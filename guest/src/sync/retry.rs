@@ -161,6 +161,21 @@ mod tests {
     }
 
     #[test]
+    fn a_wait_past_the_call_deadline_stops_with_the_server_error() {
+        let mut p = TestPlatform::new();
+        p.wait_answer = false;
+        let mut pacer = Pacer::new(300_000);
+        let mut calls = 0;
+        let out: Result<(), _> = pacer.run(&mut p, "m@contoso.com", true, |_| {
+            calls += 1;
+            Err(busy(5_000))
+        });
+        assert!(matches!(out, Err(Error::Throttled { .. })));
+        assert_eq!(calls, 1, "nothing is sent after a refused wait");
+        assert_eq!(pacer.waited_ms, 0);
+    }
+
+    #[test]
     fn a_create_is_not_repeated_after_a_lost_connection() {
         let mut p = TestPlatform::new();
         let mut pacer = Pacer::new(300_000);

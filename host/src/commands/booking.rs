@@ -94,6 +94,7 @@ use serde_json::{Value, json};
 
 use crate::cli::EXIT_OK;
 use crate::occurrences::{self, Zone};
+use crate::rooms_db::bookings::shown_instant;
 use crate::rooms_db::{
     Attendee, AttendeeKind, Booking, BookingFields, BookingState, Date, FreeBusy, Instant, Pattern,
     Recurrence, RecurrenceRange, RoomsDb, Weekday,
@@ -289,8 +290,8 @@ pub fn run(tenant: &Path, cmd: &BookingCommand, out: &mut dyn Write) -> anyhow::
             if to <= from {
                 bail!(
                     "the window ends ({}) before it starts ({}); give a --to after --from",
-                    utc(to),
-                    utc(from)
+                    shown_instant(to),
+                    shown_instant(from)
                 );
             }
             list_occurrences(&db, from, to, person.as_deref(), *json, out)?;
@@ -759,15 +760,10 @@ fn fields_for_update(stored: &Booking, args: &FieldArgs) -> anyhow::Result<Booki
     Ok(fields)
 }
 
-/// An instant as RFC 3339 in UTC.
-fn utc(t: Instant) -> String {
-    jiff::Timestamp::from_second(t).map_or_else(|_| t.to_string(), |ts| ts.to_string())
-}
-
 /// An instant as local time with offset in `zone` (RFC 3339 in UTC when
 /// the zone is unknown), for text output.
 fn local(t: Instant, zone: Option<&Zone>) -> String {
-    zone.map_or_else(|| utc(t), |zone| zone.display(t))
+    zone.map_or_else(|| shown_instant(t), |zone| zone.display(t))
 }
 
 /// One booking of `booking list --json`.
@@ -781,8 +777,8 @@ pub fn booking_json(b: &Booking) -> Value {
         "organiser": f.organiser,
         "rooms": f.rooms,
         "subject": f.subject,
-        "start": utc(f.start),
-        "end": utc(f.end),
+        "start": shown_instant(f.start),
+        "end": shown_instant(f.end),
         "time_zone": f.time_zone,
         "all_day": f.all_day,
         "reminder_minutes": f.reminder_minutes,
@@ -849,12 +845,12 @@ pub fn recurrence_json(r: &Recurrence) -> Value {
             "count": r.range.count,
         },
         "modified": r.modified.iter().map(|m| json!({
-            "original_start": utc(m.original_start),
+            "original_start": shown_instant(m.original_start),
             "subject": m.subject,
-            "start": utc(m.start),
-            "end": utc(m.end),
+            "start": shown_instant(m.start),
+            "end": shown_instant(m.end),
         })).collect::<Vec<_>>(),
-        "deleted": r.deleted.iter().map(|t| utc(*t)).collect::<Vec<_>>(),
+        "deleted": r.deleted.iter().map(|t| shown_instant(*t)).collect::<Vec<_>>(),
     })
 }
 
@@ -969,10 +965,10 @@ fn list_occurrences(
                 json!({
                     "booking": b.id,
                     "subject": o.subject,
-                    "start": utc(o.start),
-                    "end": utc(o.end),
+                    "start": shown_instant(o.start),
+                    "end": shown_instant(o.end),
                     "rooms": b.fields.rooms,
-                    "original_start": o.original_start.map(utc),
+                    "original_start": o.original_start.map(shown_instant),
                     "modified": o.modified,
                     "time_zone": b.fields.time_zone,
                 })
@@ -984,7 +980,12 @@ fn list_occurrences(
         }
         writeln!(out, "{doc}")?;
     } else if all.is_empty() && problems.is_empty() {
-        writeln!(out, "no occurrences from {} to {}", utc(from), utc(to))?;
+        writeln!(
+            out,
+            "no occurrences from {} to {}",
+            shown_instant(from),
+            shown_instant(to)
+        )?;
     } else {
         for (o, b) in &all {
             let zone = Zone::lookup(&b.fields.time_zone).ok();
@@ -1028,7 +1029,7 @@ fn conflicts(db: &RoomsDb, json: bool, out: &mut dyn Write) -> anyhow::Result<()
                     })).collect::<Vec<_>>(),
                     "winner": c.winner.as_str(),
                     "attempt": c.attempt,
-                    "at": utc(c.at),
+                    "at": shown_instant(c.at),
                 })
             })
             .collect();
@@ -1041,7 +1042,7 @@ fn conflicts(db: &RoomsDb, json: bool, out: &mut dyn Write) -> anyhow::Result<()
             writeln!(
                 out,
                 "{}  booking {} in {}: attempt {}, kept {}",
-                utc(c.at),
+                shown_instant(c.at),
                 operator_text(&c.booking, 80),
                 operator_text(&c.mailbox, 320),
                 c.attempt,
@@ -1074,7 +1075,7 @@ fn outbox(db: &RoomsDb, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
                     "recipient": n.recipient,
                     "kind": n.kind.as_str(),
                     "message": n.message,
-                    "at": utc(n.at),
+                    "at": shown_instant(n.at),
                 })
             })
             .collect();
@@ -1087,7 +1088,7 @@ fn outbox(db: &RoomsDb, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
             writeln!(
                 out,
                 "{}  to {} ({}{}): {}",
-                utc(n.at),
+                shown_instant(n.at),
                 operator_text(&n.recipient, 320),
                 n.kind.as_str(),
                 n.booking
@@ -1112,7 +1113,7 @@ fn quarantine(db: &RoomsDb, json: bool, out: &mut dyn Write) -> anyhow::Result<(
                     "item_id": r.item.item.item_id,
                     "subject": r.item.subject,
                     "reason": r.item.reason,
-                    "at": utc(r.at),
+                    "at": shown_instant(r.at),
                 })
             })
             .collect();
@@ -1124,7 +1125,7 @@ fn quarantine(db: &RoomsDb, json: bool, out: &mut dyn Write) -> anyhow::Result<(
             writeln!(
                 out,
                 "{}  {} item {}: {:?}: {}",
-                utc(r.at),
+                shown_instant(r.at),
                 operator_text(&r.item.item.mailbox, 320),
                 operator_text(&r.item.item.item_id, 200),
                 operator_text(&r.item.subject, 255),
