@@ -6,7 +6,9 @@
 //! here. The read functions have no error case in WIT: a database failure
 //! is logged (the operator sees the real cause) and the component gets
 //! none or an empty list, as for a person or booking that does not exist.
-//! `commit` answers a database failure with `commit-error.store`, and passes
+//! `find-subscription` logs a database failure at warn (the component then
+//! answers the notification with `Unsubscribe`, and the service makes a new
+//! subscription on its next round). `commit` answers a database failure with `commit-error.store`, and passes
 //! on the store's `stale` and `invalid` answers; a refused page is logged.
 
 use crate::bindings::rooms::exchange_sync::calendar as wit;
@@ -14,7 +16,7 @@ use crate::bindings::rooms::exchange_sync::rooms::{
     BookingKey, BookingWrite, CommitError, Conflict, ConflictWinner, FieldDifference, Host,
     ItemRef, Notice, NoticeKind, Page, Person, QuarantinedItem, WriteEffect,
 };
-use crate::bindings::rooms::exchange_sync::types::{ConflictBehaviour, SyncMode};
+use crate::bindings::rooms::exchange_sync::types::{ConflictBehaviour, Subscription, SyncMode};
 use crate::log::Level;
 use crate::rooms_db as db;
 use crate::state::TenantState;
@@ -94,6 +96,22 @@ impl Host for TenantState {
         }
     }
 
+    fn find_subscription(&mut self, id: String) -> Option<Subscription> {
+        match self.tenant().db().subscription_by_id(&id) {
+            Ok(found) => found.map(subscription_to_wit),
+            Err(e) => {
+                self.tenant().log().write(
+                    Level::Warn,
+                    &format!(
+                        "looking up subscription {}: {e}",
+                        crate::text::operator_text(&id, 320)
+                    ),
+                );
+                None
+            }
+        }
+    }
+
     fn commit(&mut self, page: Page) -> Result<(), CommitError> {
         let page = page_from_wit(page);
         match self.tenant().db().commit(&page) {
@@ -156,6 +174,20 @@ pub(crate) fn to_wit(p: db::Person) -> Person {
         sync_disabled: p.sync_disabled,
         room: p.room,
         sync_master: p.sync_master,
+    }
+}
+
+/// A stored subscription as the WIT `subscription` record.
+pub(crate) fn subscription_to_wit(s: db::SubscriptionRecord) -> Subscription {
+    Subscription {
+        mailbox: s.mailbox.to_ascii_lowercase(),
+        mode: match s.mode {
+            db::SyncMode::O365 => SyncMode::O365,
+            db::SyncMode::O365Pull => SyncMode::O365Pull,
+        },
+        id: s.id,
+        watermark: s.watermark,
+        affinity: s.affinity,
     }
 }
 

@@ -18,6 +18,14 @@
 //! | `conflicts` | conflict records with the field differences as JSON |
 //! | `outbox` | notices for organisers, `sent_at` empty until sent |
 //! | `quarantine` | items the component set aside, unique per `(mailbox, item_id)` |
+//!
+//! Version 3 adds the service (`rooms-sync serve`) and deactivation:
+//!
+//! | table | holds |
+//! |---|---|
+//! | `subscriptions` | one EWS subscription per mailbox (lower-case): mode (`O365` push or `O365Pull` pull), the unique `SubscriptionId`, the watermark of the last acknowledged event, the affinity cookie, the push callback URL, and when it was made and last heard from (RFC 3339 UTC text) |
+//! | `person_failures` | consecutive `Subscribe` and `GetEvents` failures per mailbox, with the last error |
+//! | `person_disabled` | why and when ROOMS stopped syncing a person; `persons.sync_disabled` stays the flag (a row of an older file may have the flag without a reason) |
 
 use rusqlite::Connection;
 
@@ -105,6 +113,27 @@ pub const MIGRATIONS: &[&str] = &[
          reason TEXT NOT NULL,
          at INTEGER NOT NULL,
          PRIMARY KEY (mailbox, item_id)
+     );",
+    "CREATE TABLE subscriptions (
+         mailbox TEXT PRIMARY KEY NOT NULL,
+         mode TEXT NOT NULL,
+         subscription_id TEXT NOT NULL UNIQUE,
+         watermark TEXT NOT NULL,
+         affinity TEXT,
+         callback_url TEXT,
+         created_at TEXT NOT NULL,
+         last_event_at TEXT NOT NULL
+     );
+     CREATE TABLE person_failures (
+         mailbox TEXT PRIMARY KEY NOT NULL,
+         subscribe_failures INTEGER NOT NULL DEFAULT 0,
+         get_events_failures INTEGER NOT NULL DEFAULT 0,
+         last_error TEXT
+     );
+     CREATE TABLE person_disabled (
+         email TEXT PRIMARY KEY NOT NULL,
+         reason TEXT NOT NULL,
+         disabled_at TEXT NOT NULL
      );",
 ];
 

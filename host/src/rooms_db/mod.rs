@@ -14,6 +14,10 @@
 //!   results (bookings, links, the new sync state, conflicts, outbox notices,
 //!   quarantined items) in one `BEGIN IMMEDIATE` transaction or nothing; and
 //!   the listings of conflicts, notices and quarantined items;
+//! - [`subscriptions`]: the service's side (`rooms-sync serve`): the EWS
+//!   subscriptions per mailbox, consecutive failures, a person's
+//!   deactivation with its reason, and the change checks
+//!   ([`RoomsDb::pending_homes`], [`RoomsDb::data_version`]);
 //! - [`model`]: the plain types, mirroring the WIT records;
 //! - [`migrations`]: the schema, versioned by `PRAGMA user_version`.
 //!
@@ -32,6 +36,7 @@ pub mod bookings;
 pub mod migrations;
 pub mod model;
 pub mod persons;
+pub mod subscriptions;
 pub mod sync_pages;
 
 #[cfg(test)]
@@ -39,6 +44,7 @@ mod tests;
 
 pub use model::*;
 pub use persons::{ConflictBehaviour, DEFAULT_SYNC_URL, Person, PersonRow, SyncMode};
+pub use subscriptions::{FailureCounts, FailureKind, SubscriptionRecord};
 
 /// Errors of the ROOMS database. Each message names the cause and, where an
 /// operator can act, the fix.
