@@ -143,7 +143,13 @@ pub async fn check(
     let mut reports = Vec::with_capacity(rows.len());
     for row in rows {
         reports.push(match row {
-            PersonRow::Valid(person) => run.check_person(&person).await,
+            PersonRow::Valid(person) => {
+                let mut report = run.check_person(&person).await;
+                if person.sync_disabled {
+                    report.checks.push(sync_enabled_check(tenant, &person));
+                }
+                report
+            }
             PersonRow::Unreadable { email, problem } => {
                 tenant
                     .log()
@@ -163,6 +169,27 @@ pub async fn check(
         });
     }
     Ok(reports)
+}
+
+/// The red check `sync-enabled` of a person ROOMS stopped syncing: when and
+/// why, and the command that turns the sync on again.
+fn sync_enabled_check(tenant: &Tenant, person: &Person) -> CheckReport {
+    let message = match (&person.disabled_at, &person.disabled_reason) {
+        (Some(at), Some(reason)) => format!(
+            "ROOMS stopped syncing this person on {at}: {}",
+            operator_text(reason, MESSAGE_CAP)
+        ),
+        _ => "ROOMS stopped syncing this person".to_string(),
+    };
+    CheckReport::red(
+        "sync-enabled",
+        message,
+        format!(
+            "Fix the cause, then run `rooms-sync --tenant {} person enable {}`",
+            tenant.dir().display(),
+            person.email
+        ),
+    )
 }
 
 fn unknown_person(tenant: &Tenant, email: &str) -> PersonReport {

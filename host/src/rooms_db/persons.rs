@@ -5,7 +5,9 @@
 //! behaviour, sync state) and `person_kinds` (whether it is a room, and a
 //! room's `Ist Sync-Master` flag). A person without a `person_kinds` row is
 //! a person, not a room: that is every person of a database from before the
-//! flags existed.
+//! flags existed. When ROOMS stopped syncing a person, `person_disabled`
+//! holds why and when (see [`super::subscriptions`]); a flag without a row
+//! (set by an older version) reads as disabled without a reason.
 
 use rusqlite::{OptionalExtension, params};
 
@@ -88,6 +90,11 @@ pub struct Person {
     /// `Ist Sync-Master` (rooms only): when the room declines a meeting, the
     /// sync also removes the room from the Exchange meeting.
     pub sync_master: bool,
+    /// Why ROOMS stopped syncing this person (with `sync_disabled`); none
+    /// when enabled, or for a flag set by an older version.
+    pub disabled_reason: Option<String>,
+    /// When ROOMS stopped syncing this person (with `disabled_reason`).
+    pub disabled_at: Option<jiff::Timestamp>,
 }
 
 impl Person {
@@ -102,6 +109,8 @@ impl Person {
             sync_disabled: false,
             room: false,
             sync_master: false,
+            disabled_reason: None,
+            disabled_at: None,
         })
     }
 
@@ -174,6 +183,14 @@ impl RoomsDb {
                      VALUES (?1, ?2, ?3)",
                     params![person.email, person.room, person.sync_master],
                 )?;
+                if let (true, Some(reason)) = (person.sync_disabled, &person.disabled_reason) {
+                    let at = person.disabled_at.unwrap_or_else(jiff::Timestamp::now);
+                    tx.execute(
+                        "INSERT OR REPLACE INTO person_disabled (email, reason, disabled_at)
+                         VALUES (?1, ?2, ?3)",
+                        params![person.email, reason, at.to_string()],
+                    )?;
+                }
                 tx.commit()?;
                 Ok(())
             }
@@ -193,6 +210,8 @@ impl RoomsDb {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let removed = tx.execute("DELETE FROM persons WHERE email = ?1", [&email])? > 0;
         tx.execute("DELETE FROM person_kinds WHERE email = ?1", [&email])?;
+        tx.execute("DELETE FROM person_disabled WHERE email = ?1", [&email])?;
+        tx.execute("DELETE FROM person_failures WHERE mailbox = ?1", [&email])?;
         tx.commit()?;
         Ok(removed)
     }
@@ -212,8 +231,9 @@ impl RoomsDb {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
             "SELECT p.email, p.sync_mode, p.sync_url, p.conflict_behaviour, p.sync_disabled,
-                    k.room, k.sync_master
+                    k.room, k.sync_master, d.reason, d.disabled_at
              FROM persons p LEFT JOIN person_kinds k ON k.email = p.email
+                  LEFT JOIN person_disabled d ON d.email = p.email
              ORDER BY p.email",
         )?;
         let rows = stmt.query_map([], |row| Ok(read_row(row)))?;
@@ -233,8 +253,9 @@ impl RoomsDb {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
             "SELECT p.email, p.sync_mode, p.sync_url, p.conflict_behaviour, p.sync_disabled,
-                    k.room, k.sync_master
+                    k.room, k.sync_master, d.reason, d.disabled_at
              FROM persons p LEFT JOIN person_kinds k ON k.email = p.email
+                  LEFT JOIN person_disabled d ON d.email = p.email
              WHERE p.email = ?1",
         )?;
         Ok(stmt
@@ -331,6 +352,20 @@ fn read_row(row: &rusqlite::Row<'_>) -> PersonRow {
     let Some(sync_master) = flag(6) else {
         return corrupt("sync-master flag", 6);
     };
+    // The reason and time come from a LEFT JOIN too, and count only while
+    // the flag is set.
+    let (disabled_reason, disabled_at) = match (sync_disabled, row.get_ref(7)) {
+        (false, _) | (true, Ok(ValueRef::Null)) => (None, None),
+        (true, _) => {
+            let Some(reason) = text(7) else {
+                return corrupt("deactivation reason", 7);
+            };
+            let Some(at) = text(8).and_then(|t| t.parse::<jiff::Timestamp>().ok()) else {
+                return corrupt("deactivation time", 8);
+            };
+            (Some(reason), Some(at))
+        }
+    };
     PersonRow::Valid(Person {
         email,
         sync_mode,
@@ -339,5 +374,7 @@ fn read_row(row: &rusqlite::Row<'_>) -> PersonRow {
         sync_disabled,
         room,
         sync_master,
+        disabled_reason,
+        disabled_at,
     })
 }
