@@ -584,3 +584,107 @@ pub fn page_from_wit(p: Page) -> db::Page {
         released: p.released.into_iter().map(item_from_wit).collect(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::http_policy::{HttpLimits, HttpPolicy};
+    use crate::log::{LogSink, MemoryLog};
+    use crate::settings::TenantInputs;
+    use crate::state::CallLimiter;
+    use crate::tenant::Tenant;
+
+    /// A tenant with the call state the component would get, and its log.
+    fn state() -> (tempfile::TempDir, TenantState, MemoryLog) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("RoomsAppSettings.config"),
+            "<RoomsAppSettings>\n\
+             <add key=\"ExchangeTenantId\" value=\"72f988bf-86f1-41af-91ab-2d7cd011db47\" />\n\
+             <add key=\"ExchangeAppId\" value=\"6e9157a8-801c-4f5c-9522-9ae9ffd2aa4f\" />\n\
+             <add key=\"ExchangeClientSecret\" value=\"not-a-real-secret\" />\n\
+             </RoomsAppSettings>\n",
+        )
+        .unwrap();
+        let (sink, log) = LogSink::memory();
+        let tenant = Tenant::open(
+            dir.path(),
+            Arc::new(std::collections::HashMap::<String, String>::new()),
+            TenantInputs::default(),
+            sink,
+        )
+        .unwrap();
+        let policy = Arc::new(HttpPolicy::new(false, HttpLimits::default()));
+        let state = TenantState::new(tenant, policy, CallLimiter::new(64 << 20));
+        (dir, state, log)
+    }
+
+    fn record(mailbox: &str, mode: db::SyncMode, id: &str) -> db::SubscriptionRecord {
+        let at: jiff::Timestamp = "2026-05-04T07:00:00Z".parse().unwrap();
+        db::SubscriptionRecord {
+            mailbox: mailbox.into(),
+            mode,
+            id: id.into(),
+            watermark: format!("wm-{id}"),
+            affinity: (mode == db::SyncMode::O365Pull).then(|| format!("cookie-{id}")),
+            callback_url: (mode == db::SyncMode::O365)
+                .then(|| "https://rooms.contoso.com/ews/notify".into()),
+            created_at: at,
+            last_event_at: at,
+        }
+    }
+
+    #[test]
+    fn find_subscription_gives_the_stored_subscription_of_an_id() {
+        let (_dir, mut state, _log) = state();
+        let db = state.tenant().db();
+        db.save_subscription(&record("Adele@Contoso.com", db::SyncMode::O365, "push-1"))
+            .unwrap();
+        db.save_subscription(&record(
+            "room.berlin@contoso.com",
+            db::SyncMode::O365Pull,
+            "pull-1",
+        ))
+        .unwrap();
+
+        let push = state.find_subscription("push-1".into()).unwrap();
+        assert_eq!(push.mailbox, "adele@contoso.com");
+        assert!(matches!(push.mode, SyncMode::O365));
+        assert_eq!(
+            (push.id.as_str(), push.watermark.as_str()),
+            ("push-1", "wm-push-1")
+        );
+        assert_eq!(push.affinity, None);
+
+        let pull = state.find_subscription("pull-1".into()).unwrap();
+        assert_eq!(pull.mailbox, "room.berlin@contoso.com");
+        assert!(matches!(pull.mode, SyncMode::O365Pull));
+        assert_eq!(pull.affinity.as_deref(), Some("cookie-pull-1"));
+
+        assert!(state.find_subscription("someone-elses".into()).is_none());
+        assert!(state.find_subscription(String::new()).is_none());
+    }
+
+    #[test]
+    fn find_subscription_logs_a_database_failure_and_finds_none() {
+        let (_dir, mut state, log) = state();
+        let db = state.tenant().db();
+        db.save_subscription(&record("adele@contoso.com", db::SyncMode::O365, "push-1"))
+            .unwrap();
+        db.conn()
+            .execute_batch("UPDATE subscriptions SET mode = 'Carrier pigeon'")
+            .unwrap();
+        assert!(state.find_subscription("push-1".into()).is_none());
+        let text = log.text();
+        assert!(
+            text.contains("WARN") && text.contains("looking up subscription push-1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("subscription mode `Carrier pigeon` for adele@contoso.com"),
+            "{text}"
+        );
+    }
+}

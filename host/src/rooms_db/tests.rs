@@ -881,3 +881,351 @@ fn pending_changes_come_oldest_first_and_at_most_the_limit() {
             .is_empty()
     );
 }
+
+// ---------------------------------------------------------------------------
+// The service's side: subscriptions, failures, deactivation (migration 3).
+
+fn ts(rfc3339: &str) -> jiff::Timestamp {
+    rfc3339.parse().unwrap()
+}
+
+fn pull_subscription(mailbox: &str, id: &str) -> SubscriptionRecord {
+    SubscriptionRecord {
+        mailbox: mailbox.into(),
+        mode: SyncMode::O365Pull,
+        id: id.into(),
+        watermark: format!("wm-{id}-0"),
+        affinity: Some("affinity-cookie".into()),
+        callback_url: None,
+        created_at: ts("2026-05-04T07:00:00Z"),
+        last_event_at: ts("2026-05-04T07:00:00Z"),
+    }
+}
+
+#[test]
+fn a_version_2_database_with_data_migrates_to_the_service_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rooms.db");
+    let booking_id = {
+        // rooms.db as version 2 wrote it (migration 3 only adds tables, so
+        // dropping them gives version 2's schema), with a person disabled by
+        // that version (the flag, no reason) and a pending booking.
+        let db = RoomsDb::open(&path).unwrap();
+        db.add_person(&Person::new("adele@contoso.com", SyncMode::O365).unwrap())
+            .unwrap();
+        let id = db
+            .add_booking(meeting("adele@contoso.com", "Before the upgrade"))
+            .unwrap()
+            .id;
+        drop(db);
+        let raw = Connection::open(&path).unwrap();
+        raw.execute_batch(
+            "DROP TABLE subscriptions; DROP TABLE person_failures; DROP TABLE person_disabled;
+             PRAGMA user_version = 2;
+             UPDATE persons SET sync_disabled = 1;",
+        )
+        .unwrap();
+        let version: i64 = raw
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 2);
+        id
+    };
+    let db = RoomsDb::open(&path).unwrap();
+    let version: i64 = db
+        .conn()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version as usize, MIGRATIONS.len());
+    let adele = db.get_person("adele@contoso.com").unwrap().unwrap();
+    assert!(adele.sync_disabled);
+    assert_eq!((adele.disabled_reason, adele.disabled_at), (None, None));
+    assert_eq!(db.get_booking(&booking_id).unwrap().unwrap().revision, 1);
+    assert!(db.list_subscriptions().unwrap().is_empty());
+    db.save_subscription(&pull_subscription("adele@contoso.com", "s1"))
+        .unwrap();
+    assert!(db.enable_person("adele@contoso.com").unwrap());
+    assert!(
+        !db.get_person("adele@contoso.com")
+            .unwrap()
+            .unwrap()
+            .sync_disabled
+    );
+    // The version-1 test above covers 1 → 3 in one go.
+}
+
+#[test]
+fn subscriptions_are_one_per_mailbox_and_found_by_id() {
+    let (_dir, db) = tenant_db();
+    let mut first = pull_subscription("Adele@Contoso.com", "s1");
+    db.save_subscription(&first).unwrap();
+    first.mailbox = "adele@contoso.com".into();
+    assert_eq!(
+        db.subscription("ADELE@contoso.com").unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(db.subscription_by_id("s1").unwrap(), Some(first.clone()));
+    assert_eq!(db.subscription_by_id("S1").unwrap(), None, "ids are exact");
+
+    let push = SubscriptionRecord {
+        mailbox: "room.berlin@contoso.com".into(),
+        mode: SyncMode::O365,
+        id: "p1".into(),
+        watermark: "wm-p1".into(),
+        affinity: None,
+        callback_url: Some("https://rooms.contoso.com/ews/notify".into()),
+        created_at: ts("2026-05-04T07:30:00.25Z"),
+        last_event_at: ts("2026-05-04T07:30:00.25Z"),
+    };
+    db.save_subscription(&push).unwrap();
+    assert_eq!(db.subscription_by_id("p1").unwrap(), Some(push.clone()));
+
+    // A new subscription of the same mailbox replaces the old one.
+    let second = SubscriptionRecord {
+        created_at: ts("2026-05-04T09:00:00Z"),
+        last_event_at: ts("2026-05-04T09:00:00Z"),
+        affinity: None,
+        ..pull_subscription("adele@contoso.com", "s2")
+    };
+    db.save_subscription(&second).unwrap();
+    assert_eq!(db.subscription_by_id("s1").unwrap(), None);
+    assert_eq!(
+        db.list_subscriptions().unwrap(),
+        [second.clone(), push.clone()]
+    );
+
+    // Events advance the current id only.
+    assert!(
+        !db.record_subscription_event("s1", "wm-stale", ts("2026-05-04T10:00:00Z"))
+            .unwrap()
+    );
+    assert!(
+        db.record_subscription_event("s2", "wm-s2-1", ts("2026-05-04T10:00:00Z"))
+            .unwrap()
+    );
+    let advanced = db.subscription("adele@contoso.com").unwrap().unwrap();
+    assert_eq!(advanced.watermark, "wm-s2-1");
+    assert_eq!(advanced.last_event_at, ts("2026-05-04T10:00:00Z"));
+    assert_eq!(advanced.created_at, second.created_at);
+
+    assert!(db.delete_subscription("ADELE@contoso.com").unwrap());
+    assert!(!db.delete_subscription("adele@contoso.com").unwrap());
+    assert_eq!(db.list_subscriptions().unwrap(), [push]);
+}
+
+#[test]
+fn an_unreadable_subscription_names_its_mailbox_and_column() {
+    let (_dir, db) = tenant_db();
+    db.save_subscription(&pull_subscription("adele@contoso.com", "s1"))
+        .unwrap();
+    db.conn()
+        .execute_batch("UPDATE subscriptions SET mode = 'O365Push'")
+        .unwrap();
+    let err = db.subscription_by_id("s1").unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("subscription mode `O365Push` for adele@contoso.com"),
+        "{err}"
+    );
+    assert!(db.list_subscriptions().is_err());
+    db.conn()
+        .execute_batch("UPDATE subscriptions SET mode = 'O365', last_event_at = 'yesterday'")
+        .unwrap();
+    let err = db.subscription("adele@contoso.com").unwrap_err();
+    assert!(err.to_string().contains("`yesterday`"), "{err}");
+}
+
+#[test]
+fn failures_count_up_per_kind_and_clear() {
+    let (_dir, db) = tenant_db();
+    assert_eq!(
+        db.failures("adele@contoso.com").unwrap(),
+        FailureCounts::default()
+    );
+    for n in 1..=3 {
+        let count = db
+            .record_failure(
+                "Adele@contoso.com",
+                FailureKind::GetEvents,
+                &format!("timeout {n}"),
+            )
+            .unwrap();
+        assert_eq!(count, n);
+    }
+    assert_eq!(
+        db.record_failure(
+            "adele@contoso.com",
+            FailureKind::Subscribe,
+            "ErrorAccessDenied\nline two"
+        )
+        .unwrap(),
+        1
+    );
+    assert_eq!(
+        db.failures("adele@contoso.com").unwrap(),
+        FailureCounts {
+            subscribe: 1,
+            get_events: 3,
+            // Kept as an operator text: the line break is a space.
+            last_error: Some("ErrorAccessDenied line two".into()),
+        }
+    );
+    // Another mailbox counts on its own.
+    assert_eq!(
+        db.record_failure("room.berlin@contoso.com", FailureKind::GetEvents, "x")
+            .unwrap(),
+        1
+    );
+    db.clear_failures("adele@contoso.com", FailureKind::GetEvents)
+        .unwrap();
+    let left = db.failures("adele@contoso.com").unwrap();
+    assert_eq!((left.subscribe, left.get_events), (1, 0));
+    assert_eq!(
+        db.record_failure("adele@contoso.com", FailureKind::GetEvents, "again")
+            .unwrap(),
+        1,
+        "a success restarts the count"
+    );
+    db.clear_failures("adele@contoso.com", FailureKind::GetEvents)
+        .unwrap();
+    db.clear_failures("adele@contoso.com", FailureKind::Subscribe)
+        .unwrap();
+    assert_eq!(
+        db.failures("adele@contoso.com").unwrap(),
+        FailureCounts::default()
+    );
+    assert_eq!(
+        db.failures("room.berlin@contoso.com").unwrap().get_events,
+        1
+    );
+}
+
+#[test]
+fn a_person_is_disabled_with_a_reason_and_enabled_again() {
+    let (_dir, db) = tenant_db();
+    let at = ts("2026-05-04T07:15:00Z");
+    assert!(!db.disable_person("nobody@contoso.com", "x", at).unwrap());
+    assert!(!db.enable_person("nobody@contoso.com").unwrap());
+    assert!(db.get_person("nobody@contoso.com").unwrap().is_none());
+
+    db.record_failure(
+        "adele@contoso.com",
+        FailureKind::Subscribe,
+        "ErrorNonExistentMailbox",
+    )
+    .unwrap();
+    assert!(
+        db.disable_person(
+            "ADELE@contoso.com",
+            "Subscribe failed 5 times: ErrorNonExistentMailbox",
+            at
+        )
+        .unwrap()
+    );
+    let adele = db.get_person("adele@contoso.com").unwrap().unwrap();
+    assert!(adele.sync_disabled);
+    assert_eq!(
+        adele.disabled_reason.as_deref(),
+        Some("Subscribe failed 5 times: ErrorNonExistentMailbox")
+    );
+    assert_eq!(adele.disabled_at, Some(at));
+    let listed = db.list_persons().unwrap();
+    assert_eq!(listed[0], adele);
+    assert!(!listed[1].sync_disabled && listed[1].disabled_reason.is_none());
+
+    assert!(db.enable_person("adele@contoso.com").unwrap());
+    let adele = db.get_person("adele@contoso.com").unwrap().unwrap();
+    assert!(!adele.sync_disabled);
+    assert_eq!((adele.disabled_reason, adele.disabled_at), (None, None));
+    assert_eq!(
+        db.failures("adele@contoso.com").unwrap(),
+        FailureCounts::default()
+    );
+
+    // A person removed while disabled comes back enabled.
+    db.disable_person("adele@contoso.com", "again", at).unwrap();
+    assert!(db.remove_person("adele@contoso.com").unwrap());
+    db.add_person(&Person::new("adele@contoso.com", SyncMode::O365).unwrap())
+        .unwrap();
+    let adele = db.get_person("adele@contoso.com").unwrap().unwrap();
+    assert!(!adele.sync_disabled && adele.disabled_reason.is_none());
+}
+
+#[test]
+fn a_flag_set_by_hand_reads_without_a_reason_and_a_bad_time_is_reported() {
+    let (_dir, db) = tenant_db();
+    db.conn()
+        .execute_batch(
+            "UPDATE persons SET sync_disabled = 1 WHERE email = 'adele@contoso.com';
+             INSERT INTO person_disabled VALUES ('room.berlin@contoso.com', 'stale row', '2026-05-04T07:15:00Z');",
+        )
+        .unwrap();
+    let adele = db.get_person("adele@contoso.com").unwrap().unwrap();
+    assert!(adele.sync_disabled && adele.disabled_reason.is_none());
+    // A reason without the flag does not count.
+    let room = db.get_person("room.berlin@contoso.com").unwrap().unwrap();
+    assert!(!room.sync_disabled && room.disabled_reason.is_none());
+    db.conn()
+        .execute_batch(
+            "UPDATE persons SET sync_disabled = 1 WHERE email = 'room.berlin@contoso.com';
+             UPDATE person_disabled SET disabled_at = 'last week';",
+        )
+        .unwrap();
+    let err = db.get_person("room.berlin@contoso.com").unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("deactivation time `last week` for room.berlin@contoso.com"),
+        "{err}"
+    );
+}
+
+#[test]
+fn pending_homes_are_the_mailboxes_with_pending_changes() {
+    let (_dir, db) = tenant_db();
+    assert!(db.pending_homes().unwrap().is_empty());
+    db.add_booking(meeting("adele@contoso.com", "a1")).unwrap();
+    db.add_booking(meeting("adele@contoso.com", "a2")).unwrap();
+    // Organised outside the tenant: its home is the room.
+    let r1 = db.add_booking(meeting("bob@fabrikam.com", "r1")).unwrap();
+    assert_eq!(r1.home, "room.berlin@contoso.com");
+    assert_eq!(
+        db.pending_homes().unwrap(),
+        ["adele@contoso.com", "room.berlin@contoso.com"]
+    );
+    // Synced or sync-disabled bookings are not pending.
+    db.conn()
+        .execute(
+            "UPDATE bookings SET synced_revision = revision WHERE id = ?1",
+            [&r1.id],
+        )
+        .unwrap();
+    assert_eq!(db.pending_homes().unwrap(), ["adele@contoso.com"]);
+    db.conn()
+        .execute(
+            "UPDATE bookings SET state = 'sync-disabled' WHERE home = 'adele@contoso.com'",
+            [],
+        )
+        .unwrap();
+    assert!(db.pending_homes().unwrap().is_empty());
+    assert!(
+        db.pending_changes("adele@contoso.com", 10)
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn data_version_changes_when_another_connection_commits() {
+    let (dir, db) = tenant_db();
+    let other = RoomsDb::open(&dir.path().join("rooms.db")).unwrap();
+    let before = db.data_version().unwrap();
+    // This connection's own writes do not change it.
+    db.add_booking(meeting("adele@contoso.com", "own")).unwrap();
+    assert_eq!(db.data_version().unwrap(), before);
+    other
+        .add_booking(meeting("adele@contoso.com", "from the CLI"))
+        .unwrap();
+    let after = db.data_version().unwrap();
+    assert_ne!(after, before);
+    assert_eq!(db.data_version().unwrap(), after, "stable without commits");
+}
