@@ -259,6 +259,9 @@ impl Platform for Host {
     fn commit(&mut self, _: &Page) -> Result<(), CommitError> {
         Ok(())
     }
+    fn find_subscription(&self, _: &str) -> Option<rooms_sync_guest::platform::Subscription> {
+        None
+    }
     fn wait(&mut self, _: &str, _: u64) -> bool {
         false
     }

@@ -1,8 +1,10 @@
 //! The component edge (wasm32 only): the generated WIT bindings, the `sync`
-//! export, and the one place where internal values become WIT values
-//! ([`sync_error`], [`check_result`], [`sync_report`]), after their final
-//! pass through `Check::sanitized`, `Error::sanitized` and
-//! [`sanitized_problem`]. The booking types cross in `wit_booking`.
+//! and `notifications` exports, and the one place where internal values
+//! become WIT values ([`sync_error`], [`check_result`], [`sync_report`],
+//! [`sync_problem`], the notification types), after their final pass
+//! through `Check::sanitized`, `Error::sanitized` and [`sanitized_problem`].
+//! The booking types cross in `wit_booking`. The `notifications` export is
+//! thin: it converts and calls [`crate::notifications`].
 //!
 //! The `with:` map reuses the raw `wasip2` bindings for `wasi:http`,
 //! `wasi:io` and `wasi:clocks`, so `wasi_platform` can drive HTTP with the
@@ -10,7 +12,8 @@
 
 use crate::diagnostics::{self, Check};
 use crate::error::Error;
-use crate::platform::{CertificateError, TransportKind};
+use crate::notifications::{self, PollOutcome, WebhookEvent};
+use crate::platform::{CertificateError, Subscription, SyncMode, TransportKind};
 use crate::safe_text;
 use crate::sync::{Counts, Problem, Report};
 use crate::wasi_platform::WasiPlatform;
@@ -33,6 +36,7 @@ pub(crate) mod bindings {
     });
 }
 
+use bindings::exports::rooms::exchange_sync::notifications as wit_notifications;
 use bindings::exports::rooms::exchange_sync::sync::{self as wit_sync, Guest};
 use bindings::rooms::exchange_sync::rooms::Person as WitPerson;
 use bindings::rooms::exchange_sync::types as wit;
@@ -58,7 +62,118 @@ impl Guest for Component {
     }
 }
 
+impl wit_notifications::Guest for Component {
+    fn subscribe(
+        requests: Vec<wit_notifications::SubscribeRequest>,
+        options: wit_notifications::SubscribeOptions,
+    ) -> Vec<Result<wit_notifications::Subscribed, wit_sync::SyncProblem>> {
+        let requests: Vec<notifications::SubscribeRequest> = requests
+            .into_iter()
+            .map(|r| notifications::SubscribeRequest {
+                person: crate::wasi_platform::person(r.person),
+                previous: r.previous.map(crate::wasi_platform::subscription),
+            })
+            .collect();
+        let options = notifications::SubscribeOptions {
+            timeout_minutes: options.timeout_minutes,
+            callback_url: options.callback_url,
+            status_frequency_minutes: options.status_frequency_minutes,
+        };
+        notifications::subscribe(&mut WasiPlatform, &requests, &options)
+            .into_iter()
+            .map(|answer| {
+                answer
+                    .map(|s| wit_notifications::Subscribed {
+                        subscription: wit_subscription(s.subscription),
+                        resumed: s.resumed,
+                    })
+                    .map_err(|p| sync_problem(sanitized_problem(p)))
+            })
+            .collect()
+    }
+
+    fn get_events(watches: Vec<wit_notifications::Watch>) -> Vec<wit_notifications::PollOutcome> {
+        let watches = watches.into_iter().map(watch).collect::<Vec<_>>();
+        notifications::get_events(&mut WasiPlatform, &watches)
+            .into_iter()
+            .map(|outcome| match outcome {
+                PollOutcome::Events(s, count) => {
+                    wit_notifications::PollOutcome::Events((wit_subscription(s), count))
+                }
+                PollOutcome::Lost(p) => {
+                    wit_notifications::PollOutcome::Lost(sync_problem(sanitized_problem(p)))
+                }
+                PollOutcome::Failed(p) => {
+                    wit_notifications::PollOutcome::Failed(sync_problem(sanitized_problem(p)))
+                }
+            })
+            .collect()
+    }
+
+    fn unsubscribe(
+        watches: Vec<wit_notifications::Watch>,
+    ) -> Vec<Result<(), wit_sync::SyncProblem>> {
+        let watches = watches.into_iter().map(watch).collect::<Vec<_>>();
+        notifications::unsubscribe(&mut WasiPlatform, &watches)
+            .into_iter()
+            .map(|answer| answer.map_err(|p| sync_problem(sanitized_problem(p))))
+            .collect()
+    }
+
+    fn handle_webhook(
+        request: wit_notifications::HttpRequest,
+    ) -> wit_notifications::WebhookOutcome {
+        let request = notifications::WebhookRequest {
+            method: request.method,
+            path: request.path,
+            headers: request.headers,
+            body: request.body,
+        };
+        let outcome = notifications::handle_webhook(&WasiPlatform, &request);
+        wit_notifications::WebhookOutcome {
+            response: wit_notifications::HttpResponse {
+                status: outcome.response.status,
+                headers: outcome.response.headers,
+                body: outcome.response.body,
+            },
+            event: match outcome.event {
+                WebhookEvent::Notified(s, count) => {
+                    wit_notifications::WebhookEvent::Notified((wit_subscription(s), count))
+                }
+                WebhookEvent::Unsubscribed(id) => {
+                    wit_notifications::WebhookEvent::Unsubscribed(safe_text::message_owned(id))
+                }
+                WebhookEvent::Refused(reason) => {
+                    wit_notifications::WebhookEvent::Refused(safe_text::message_owned(reason))
+                }
+            },
+        }
+    }
+}
+
 bindings::export!(Component with_types_in bindings);
+
+/// A WIT watch as the plain [`notifications::Watch`].
+fn watch(w: wit_notifications::Watch) -> notifications::Watch {
+    notifications::Watch {
+        person: crate::wasi_platform::person(w.person),
+        subscription: crate::wasi_platform::subscription(w.subscription),
+    }
+}
+
+/// A subscription as the WIT `subscription`.
+fn wit_subscription(s: Subscription) -> wit::Subscription {
+    wit::Subscription {
+        mailbox: s.mailbox,
+        mode: match s.mode {
+            SyncMode::O365 => wit::SyncMode::O365,
+            SyncMode::O365Pull => wit::SyncMode::O365Pull,
+        },
+        id: s.id,
+        watermark: s.watermark,
+        affinity: s.affinity,
+    }
+}
 
 /// A check as the WIT `check-result`; the caller has sanitized it.
 fn check_result(check: Check) -> wit::CheckResult {

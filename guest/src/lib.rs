@@ -3,16 +3,18 @@
 //! A WASI Preview 2 component (`wasm32-wasip2`) that holds the OAuth and EWS
 //! logic of the ROOMS calendar sync. A host supplies the imports of the WIT
 //! world `rooms:exchange-sync/plugin` (HTTP, settings, secrets and signing, a
-//! token cache, the ROOMS data, pacing, logging) and calls the `sync` export.
+//! token cache, the ROOMS data, pacing, logging) and calls the `sync` and
+//! `notifications` exports.
 //! All logic is plain Rust behind the [`platform::Platform`] trait, so it
 //! builds and is unit-tested natively; only `component`, `wasi_platform` and
 //! `wit_booking` touch the generated bindings and exist only on `wasm32`.
 //!
 //! # Layout
 //!
-//! - `component`: (wasm32) the bindings, `export!`, the `sync` export, the
-//!   one mapping of [`error::Error`] to the WIT `sync-error`, and the
-//!   [`sync::Report`] as the WIT `sync-report`.
+//! - `component`: (wasm32) the bindings, `export!`, the `sync` and
+//!   `notifications` exports, the one mapping of [`error::Error`] to the WIT
+//!   `sync-error`, the [`sync::Report`] as the WIT `sync-report`, and the
+//!   notification types both ways.
 //! - `wasi_platform`: (wasm32) [`platform::Platform`] over the WIT imports and
 //!   raw `wasi:http`.
 //! - `wit_booking`: (wasm32) the booking types converted both ways between
@@ -32,12 +34,17 @@
 //!   ways ([`ews::calendar_item`]) and one file per operation
 //!   ([`ews::get_folder`], [`ews::sync_folder_items`], [`ews::get_item`],
 //!   [`ews::create_item`], [`ews::update_item`], [`ews::delete_item`],
-//!   [`ews::find_item`]).
+//!   [`ews::find_item`]; for notifications [`ews::subscribe`],
+//!   [`ews::get_events`], [`ews::unsubscribe`] and the push request
+//!   [`ews::send_notification`]).
 //! - [`session`]: a person's validated settings, endpoint and tokens, shared
 //!   by the sync test and the engine.
 //! - [`sync`]: the two-way sync engine, one cycle of one person
 //!   (`sync.run-person`) and its [`sync::Report`], over a transport seam
 //!   ([`sync::transport`]) that EWS fills and a Graph module can fill later.
+//! - [`notifications`]: pull and push subscriptions and the push webhook
+//!   (the `notifications` export), beside the sync engine: subscribe a
+//!   batch, poll `GetEvents`, unsubscribe, and answer a `SendNotification`.
 //! - [`diagnostics`]: the sync test of a person (`sign-in`, `calendar-access`).
 //! - [`safe_text`]: server text made fit for a terminal, a log or JSON
 //!   (control and bidi characters replaced, length capped); the final pass
@@ -66,6 +73,7 @@ pub mod config;
 pub mod diagnostics;
 pub mod error;
 pub mod ews;
+pub mod notifications;
 pub mod platform;
 pub mod safe_text;
 pub mod session;

@@ -69,6 +69,10 @@ pub trait Platform {
     /// Stores a page in one transaction, or nothing.
     fn commit(&mut self, page: &Page) -> Result<(), CommitError>;
 
+    /// The stored change subscription with this EWS `SubscriptionId`, none
+    /// when the host holds no such subscription (of this tenant).
+    fn find_subscription(&self, id: &str) -> Option<Subscription>;
+
     /// Waits `ms` milliseconds on the host's clock before the next request
     /// to `mailbox`; false when the wait would pass the call's deadline.
     fn wait(&mut self, mailbox: &str, ms: u64) -> bool;
@@ -312,6 +316,25 @@ pub struct Person {
     pub room: bool,
     /// `Ist Sync-Master` (rooms only).
     pub sync_master: bool,
+}
+
+/// A change subscription on one person's calendar folder, as the host
+/// stores it (the WIT `subscription`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    /// The watched mailbox: the person's address, lower-case.
+    pub mailbox: String,
+    /// [`SyncMode::O365`] for a push subscription, [`SyncMode::O365Pull`]
+    /// for a pull one.
+    pub mode: SyncMode,
+    /// The EWS `SubscriptionId`.
+    pub id: String,
+    /// The watermark of the last event acknowledged.
+    pub watermark: String,
+    /// The `X-BackEndOverrideCookie` value Exchange set when the
+    /// subscription was made, sent back with its `GetEvents` and
+    /// `Unsubscribe`.
+    pub affinity: Option<String>,
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
 //! An in-memory [`Platform`] for unit tests.
 //!
-//! It holds settings, secrets, persons, the token cache and a fixed clock,
-//! records every request, signature, log line and wait, and has no network:
-//! every HTTP request is recorded and then answered with the next of the
+//! It holds settings, secrets, persons, stored change subscriptions, the
+//! token cache and a fixed clock, records every request, signature, log
+//! line, subscription lookup and wait, and has no network: every HTTP request is recorded and then answered with the next of the
 //! `answers` a test queued, or, when there is none, fails as a transport
 //! error. Flows that need real answers from Entra ID or Exchange are tested
 //! end to end against the emulator; the queued answers serve tests of what
@@ -51,7 +51,7 @@ use crate::config::{RawSettings, Settings, keys};
 use crate::ews::Access;
 use crate::platform::{
     CachedToken, CertificateError, ConfigReadError, HttpRequest, HttpResponse, Level, Person,
-    Platform, SecretError, Signature, TransportError, TransportKind,
+    Platform, SecretError, Signature, Subscription, TransportError, TransportKind,
 };
 
 /// See the module documentation.
@@ -73,6 +73,10 @@ pub struct TestPlatform {
     pub cache: HashMap<String, CachedToken>,
     /// Known persons.
     pub persons: Vec<Person>,
+    /// The host's stored change subscriptions (`find_subscription`).
+    pub subscriptions: Vec<Subscription>,
+    /// Every `find_subscription` lookup, by id.
+    pub subscription_lookups: RefCell<Vec<String>>,
     /// The clock.
     pub now: u64,
     /// Every HTTP request sent.
@@ -103,6 +107,8 @@ impl TestPlatform {
             signed: RefCell::new(Vec::new()),
             cache: HashMap::new(),
             persons: Vec::new(),
+            subscriptions: Vec::new(),
+            subscription_lookups: RefCell::new(Vec::new()),
             now: 1_767_225_600,
             requests: Vec::new(),
             answers: VecDeque::new(),
@@ -266,6 +272,11 @@ impl Platform for TestPlatform {
         Err(CommitError::Store(
             "unit tests have no booking store".into(),
         ))
+    }
+
+    fn find_subscription(&self, id: &str) -> Option<Subscription> {
+        self.subscription_lookups.borrow_mut().push(id.to_owned());
+        self.subscriptions.iter().find(|s| s.id == id).cloned()
     }
 
     fn wait(&mut self, mailbox: &str, ms: u64) -> bool {

@@ -2,7 +2,8 @@
 //!
 //! Settings come from `wasi:config/store`, secrets and signatures from
 //! `secrets`, tokens from `token-cache`; persons, bookings, sync states and
-//! committed pages go through `rooms` (converted by `wit_booking`), waits
+//! committed pages go through `rooms` (converted by `wit_booking`), as do
+//! the stored change subscriptions (`find-subscription`); waits
 //! through `pacing`; log lines go to `log` (each made safe by
 //! [`safe_text::message`] on the way); the clock is `wasi:clocks/wall-clock`
 //! and randomness `wasi:random/random`. HTTP uses raw `wasi:http` (no async
@@ -30,8 +31,8 @@ use crate::component::bindings::rooms::exchange_sync::{
 use crate::component::bindings::wasi::config::store;
 use crate::platform::{
     CachedToken, CertificateError, ConfigReadError, ConflictBehaviour, HttpRequest, HttpResponse,
-    Level, Method, Person, Platform, SecretError, Signature, SyncMode, TransportError,
-    TransportKind,
+    Level, Method, Person, Platform, SecretError, Signature, Subscription, SyncMode,
+    TransportError, TransportKind,
 };
 use crate::safe_text;
 use crate::url::HttpUrl;
@@ -139,6 +140,10 @@ impl Platform for WasiPlatform {
 
     fn commit(&mut self, page: &Page) -> Result<(), CommitError> {
         rooms::commit(&page.into()).map_err(CommitError::from)
+    }
+
+    fn find_subscription(&self, id: &str) -> Option<Subscription> {
+        rooms::find_subscription(id).map(subscription)
     }
 
     fn wait(&mut self, mailbox: &str, ms: u64) -> bool {
@@ -464,10 +469,7 @@ fn from_code(url: &HttpUrl, code: &ErrorCode) -> TransportError {
 pub(crate) fn person(p: rooms::Person) -> Person {
     Person {
         email: p.email,
-        sync_mode: match p.sync_mode {
-            types::SyncMode::O365 => SyncMode::O365,
-            types::SyncMode::O365Pull => SyncMode::O365Pull,
-        },
+        sync_mode: sync_mode(p.sync_mode),
         sync_url: p.sync_url,
         conflict_behaviour: match p.conflict_behaviour {
             types::ConflictBehaviour::Rollback => ConflictBehaviour::Rollback,
@@ -476,5 +478,23 @@ pub(crate) fn person(p: rooms::Person) -> Person {
         sync_disabled: p.sync_disabled,
         room: p.room,
         sync_master: p.sync_master,
+    }
+}
+
+/// A WIT subscription as the platform's [`Subscription`].
+pub(crate) fn subscription(s: types::Subscription) -> Subscription {
+    Subscription {
+        mailbox: s.mailbox,
+        mode: sync_mode(s.mode),
+        id: s.id,
+        watermark: s.watermark,
+        affinity: s.affinity,
+    }
+}
+
+fn sync_mode(mode: types::SyncMode) -> SyncMode {
+    match mode {
+        types::SyncMode::O365 => SyncMode::O365,
+        types::SyncMode::O365Pull => SyncMode::O365Pull,
     }
 }

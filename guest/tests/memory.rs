@@ -219,6 +219,10 @@ impl Platform for Host {
         Ok(())
     }
 
+    fn find_subscription(&self, _: &str) -> Option<rooms_sync_guest::platform::Subscription> {
+        None
+    }
+
     fn wait(&mut self, _: &str, _: u64) -> bool {
         true
     }

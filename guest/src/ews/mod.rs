@@ -24,17 +24,29 @@
 //! tag, an occurrence by its series and original start). [`calendar_item`]
 //! reads a calendar item and writes a booking as one; [`time`] converts
 //! `xs:dateTime` and `xs:date`.
+//!
+//! For change notifications: [`subscribe`] (pull and push subscriptions on
+//! the calendar, with the `X-BackEndOverrideCookie` affinity),
+//! [`get_events`] (polling a pull subscription, and the `Notification` both
+//! kinds deliver), [`unsubscribe`], and [`send_notification`] (the push
+//! request Exchange sends to the webhook, and its answer). Operations that
+//! need extra HTTP headers or the answer's headers use
+//! [`EwsClient::call_with`].
 
 pub mod calendar_item;
 pub mod create_item;
 pub mod delete_item;
 pub mod find_item;
+pub mod get_events;
 pub mod get_folder;
 pub mod get_item;
 pub mod response;
+pub mod send_notification;
 pub mod soap;
+pub mod subscribe;
 pub mod sync_folder_items;
 pub mod time;
+pub mod unsubscribe;
 pub mod update_item;
 pub mod xml;
 
@@ -158,9 +170,23 @@ impl<'a> EwsClient<'a> {
         mailbox: &str,
         body: &str,
     ) -> Result<Element, Error> {
+        self.call_with(platform, mailbox, body, &[])
+            .map(|answer| answer.element)
+    }
+
+    /// [`call`](Self::call) with `extra` HTTP headers on the request (the
+    /// affinity headers of the notification operations), returning the
+    /// answer's HTTP headers too (its `Set-Cookie` fields).
+    pub fn call_with(
+        &self,
+        platform: &mut dyn Platform,
+        mailbox: &str,
+        body: &str,
+        extra: &[(String, String)],
+    ) -> Result<Answer, Error> {
         let envelope = soap::envelope(self.access.addressing(), mailbox, body);
         let token = self.tokens.token(platform)?;
-        let mut response = self.send(platform, &token.access_token, mailbox, &envelope)?;
+        let mut response = self.send(platform, &token.access_token, mailbox, &envelope, extra)?;
         if response.status == 401 {
             platform.log(
                 Level::Info,
@@ -171,7 +197,7 @@ impl<'a> EwsClient<'a> {
             );
             self.tokens.invalidate(platform);
             let token = self.tokens.token(platform)?;
-            response = self.send(platform, &token.access_token, mailbox, &envelope)?;
+            response = self.send(platform, &token.access_token, mailbox, &envelope, extra)?;
         }
         let url = self.url.without_query();
         let classified = classify(&url, &response, mailbox, &self.access);
@@ -190,7 +216,10 @@ impl<'a> EwsClient<'a> {
             ),
         );
         match classified {
-            Ok((_, element)) => Ok(element),
+            Ok((_, element)) => Ok(Answer {
+                element,
+                headers: response.headers,
+            }),
             Err(error) => {
                 platform.log(
                     Level::Info,
@@ -207,15 +236,25 @@ impl<'a> EwsClient<'a> {
         token: &AccessToken,
         mailbox: &str,
         envelope: &str,
+        extra: &[(String, String)],
     ) -> Result<HttpResponse, Error> {
         platform.log(
             Level::Debug,
             &format!("POST {} for {mailbox}", self.url.without_query()),
         );
-        platform
-            .http(request(&self.url, token, mailbox, envelope))
-            .map_err(Error::Transport)
+        let mut request = request(&self.url, token, mailbox, envelope);
+        request.headers.extend(extra.iter().cloned());
+        platform.http(request).map_err(Error::Transport)
     }
+}
+
+/// A successful answer of [`EwsClient::call_with`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// The operation's response element (`m:<Op>Response`).
+    pub element: Element,
+    /// The HTTP header fields of the answer, in order (a name may repeat).
+    pub headers: Vec<(String, String)>,
 }
 
 /// The HTTP request for one SOAP envelope.
