@@ -4,8 +4,10 @@
 //! (default and tight limits), read as an envelope with its response
 //! messages or fault, and classified as the client does under HTTP 200 and
 //! under one more status picked by its length (with header texts taken from
-//! it), down to the calendar check. Besides not panicking, every error and
-//! check must quote server text and be safe to show.
+//! it), down to the calendar check. The same bytes are also read as a
+//! `SendNotification` POSTed to the push webhook. Besides not panicking,
+//! every error and check must quote server text and be safe to show, and a
+//! webhook refusal must be safe to show too.
 
 #![no_main]
 
@@ -13,7 +15,7 @@ use libfuzzer_sys::fuzz_target;
 use rooms_sync_guest::diagnostics;
 use rooms_sync_guest::ews::response::{self, Content};
 use rooms_sync_guest::ews::xml::{self, Limits};
-use rooms_sync_guest::ews::{self, get_folder};
+use rooms_sync_guest::ews::{self, get_folder, send_notification};
 use rooms_sync_guest_fuzz::{
     EWS_URL, MAILBOX, STATUSES, access, answer, assert_quoted, check_check, check_error,
 };
@@ -76,6 +78,17 @@ fuzz_target!(|body: &[u8]| {
             }
         }
         Err(e) => assert_quoted(&e.to_string()),
+    }
+    match send_notification::parse_request(body) {
+        Ok(notification) => {
+            assert!(!notification.events.is_empty());
+            for token in std::iter::once(&notification.subscription_id)
+                .chain(notification.events.iter().map(|e| &e.watermark))
+            {
+                assert!(!token.is_empty() && token.bytes().all(|b| b.is_ascii_graphic()));
+            }
+        }
+        Err(reason) => assert_quoted(&reason),
     }
     for status in [200, STATUSES[body.len() % STATUSES.len()]] {
         let answer = answer(status, "text/xml; charset=utf-8", body);

@@ -24,7 +24,10 @@
 //! subscription, so nothing is gained by grouping, and a mailbox that moves
 //! to another server takes only its own subscription along.
 //!
-//! Errors: every failure is classified as in [`super::classify`]; a refused
+//! Errors: every failure is classified as in [`super::classify`];
+//! `ErrorSubscriptionDelegateAccessNotSupported` (Exchange refuses a
+//! subscription through delegate access) is access denied, with the grant
+//! and the way to app-only access as the fix; a refused
 //! watermark (`ErrorInvalidWatermark`, or another of
 //! [`super::get_events::LOST_CODES`]) is recognised by
 //! [`super::get_events::lost_code`], and the caller subscribes again without
@@ -32,14 +35,15 @@
 //!
 //! Reference: learn.microsoft.com/exchange/client-developer/web-service-reference/subscribe-operation
 
-use super::EwsClient;
 use super::calendar_item::{messages, unusable_answer};
 use super::get_events::{check, token};
 use super::response::ResponseMessage;
 use super::soap::Addressing;
 use super::xml::{Ns, escape};
-use crate::error::Error;
+use super::{Access, EwsClient};
+use crate::error::{Error, EwsFailure};
 use crate::platform::{Level, Platform};
+use crate::safe_text;
 
 /// The operation name.
 pub const NAME: &str = "Subscribe";
@@ -196,6 +200,25 @@ pub fn affinity_headers(platform: &dyn Platform, affinity: Option<&str>) -> Vec<
     }
 }
 
+/// The code of a subscription refused for delegate access.
+pub const DELEGATE_NOT_SUPPORTED: &str = "ErrorSubscriptionDelegateAccessNotSupported";
+
+fn delegate_refused(text: &str, mailbox: &str, access: &Access) -> Error {
+    Error::AccessDenied {
+        failure: EwsFailure {
+            response_code: DELEGATE_NOT_SUPPORTED.into(),
+            message: safe_text::quote(text),
+            mailbox: mailbox.to_owned(),
+        },
+        fix: format!(
+            "{} If Exchange still refuses, use app-only access (ExchangeUseImpersonation true \
+             with ExchangeClientSecret or ExchangeCertThumbprint): subscriptions through delegate \
+             access are not supported by every Exchange server.",
+            access.grant_fix(mailbox)
+        ),
+    }
+}
+
 /// Subscribes to the calendar of `mailbox`.
 pub fn subscribe(
     client: &EwsClient<'_>,
@@ -208,6 +231,9 @@ pub fn subscribe(
     let headers = vec![("X-PreferServerAffinity".to_owned(), "true".to_owned())];
     let answer = client.call_with(platform, mailbox, &body, &headers)?;
     let message = messages(answer.element, NAME, mailbox, 1)?.remove(0);
+    if message.code == DELEGATE_NOT_SUPPORTED {
+        return Err(delegate_refused(&message.text, mailbox, client.access()));
+    }
     check(&message, mailbox, client)?;
     let (id, watermark) =
         parse_message(&message).map_err(|e| unusable_answer(NAME, mailbox, &e))?;
@@ -486,10 +512,17 @@ mod tests {
         let e = call(ews_sample!("subscribe-error-delegateaccessnotsupported.xml").to_vec())
             .unwrap_err();
         assert_eq!(lost_code(&e), None);
+        let Error::AccessDenied { failure, fix } = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(failure.response_code, DELEGATE_NOT_SUPPORTED);
+        assert_eq!(
+            failure.message,
+            "Subscriptions are not supported for delegate user access."
+        );
         assert!(
-            e.message()
-                .contains("ErrorSubscriptionDelegateAccessNotSupported"),
-            "{e}"
+            fix.contains("full_access_as_app") && fix.contains("app-only"),
+            "{fix}"
         );
         let e = call(ews_sample!("serverbusy-soapfault.xml").to_vec());
         assert!(matches!(e, Err(Error::Throttled { .. })), "{e:?}");

@@ -9,11 +9,20 @@
 //! unknown: [`crate::ews::get_events::LOST_CODES`]), the person is subscribed
 //! afresh and the answer says `resumed: false`, so the host runs an
 //! incremental sync. A failure of one person does not stop the others.
+//!
+//! A previous pull subscription of the same mailbox is ended (`Unsubscribe`,
+//! best effort) once its successor exists: Exchange Online keeps at most 20
+//! subscriptions per mailbox (`EWSMaxSubscriptions`), and a renewal every
+//! `IntervallSubscribeInMinutes` would otherwise pile up subscriptions that
+//! live until their `Timeout`. A previous push subscription needs no call:
+//! the host stores the new one in its place, so the old one's next
+//! notification finds no subscription and is answered `Unsubscribe`.
 
 use super::{Batch, problem_of, stored};
 use crate::error::Error;
 use crate::ews::get_events::lost_code;
 use crate::ews::subscribe::{self as ews_subscribe, Kind};
+use crate::ews::unsubscribe as ews_unsubscribe;
 use crate::platform::{Level, Person, Platform, Subscription, SyncMode};
 use crate::sync::Problem;
 use crate::url::HttpUrl;
@@ -147,6 +156,22 @@ fn one(
             Err(e) => return Err(e),
         },
     };
+    if let Some(old) = request.previous.as_ref().filter(|p| {
+        p.mode == SyncMode::O365Pull && p.mailbox.eq_ignore_ascii_case(&mailbox) && p.id != made.id
+    }) {
+        let ended = pacer.run(platform, &mailbox, true, |p| {
+            ews_unsubscribe::unsubscribe(&client, p, &mailbox, &old.id, old.affinity.as_deref())
+        });
+        if let Err(e) = ended {
+            platform.log(
+                Level::Warn,
+                &format!(
+                    "the previous pull subscription of {mailbox} could not be ended (it expires                      after its timeout): {}",
+                    e.message()
+                ),
+            );
+        }
+    }
     Ok(Subscribed {
         subscription: stored(Subscription {
             mailbox,
@@ -297,11 +322,14 @@ mod tests {
     }
 
     #[test]
-    fn a_previous_watermark_is_resumed() {
+    fn a_previous_watermark_is_resumed_and_the_old_pull_subscription_ended() {
         let mut platform = platform();
         platform
             .answers
             .push_back(soap(&ews_sample!("subscribe-pull-response.xml")[..]));
+        platform
+            .answers
+            .push_back(soap(&ews_sample!("unsubscribe-response.xml")[..]));
         let answers = subscribe(
             &mut platform,
             &[SubscribeRequest {
@@ -319,6 +347,18 @@ mod tests {
         );
         // The old subscription's cookie is not sent: the new one gets its own.
         assert_eq!(platform.requests[0].header("cookie"), None);
+        // Then the old one is ended, with its own affinity.
+        let op = sent_operation(&platform, 1);
+        assert!(op.is(&Ns::Messages, "Unsubscribe"));
+        assert_eq!(
+            op.child(&Ns::Messages, "SubscriptionId").unwrap().text,
+            "old-id"
+        );
+        assert_eq!(
+            platform.requests[1].header("cookie"),
+            Some("X-BackEndOverrideCookie=OLD~1")
+        );
+        assert_eq!(platform.requests.len(), 2);
     }
 
     #[test]
@@ -330,6 +370,10 @@ mod tests {
         platform
             .answers
             .push_back(soap(&ews_sample!("subscribe-pull-response.xml")[..]));
+        // Ending the old subscription fails: the new one stands all the same.
+        platform
+            .answers
+            .push_back(soap(error_answer("Unsubscribe", "ErrorAccessDenied")));
         let answers = subscribe(
             &mut platform,
             &[SubscribeRequest {
@@ -341,12 +385,39 @@ mod tests {
         let made = answers[0].as_ref().unwrap();
         assert!(!made.resumed);
         assert_eq!(made.subscription.id, "39ea5d0f-f062-455e-a1e9-89c0304390f4");
-        assert_eq!(platform.requests.len(), 2);
+        assert_eq!(platform.requests.len(), 3);
         let second = sent_operation(&platform, 1);
         let request = second
             .child(&Ns::Messages, "PullSubscriptionRequest")
             .unwrap();
         assert!(request.child(&Ns::Types, "Watermark").is_none());
+        assert!(sent_operation(&platform, 2).is(&Ns::Messages, "Unsubscribe"));
+        assert!(
+            platform.logged().iter().any(|l| l
+                .contains("previous pull subscription of room1@contoso.com could not be ended")),
+            "{:?}",
+            platform.logged()
+        );
+    }
+
+    #[test]
+    fn a_previous_push_subscription_is_left_to_the_webhook() {
+        let mut platform = platform();
+        platform
+            .answers
+            .push_back(soap(&ews_sample!("subscribe-push-response.xml")[..]));
+        let mut old = previous("alice@contoso.com", "W-OLD");
+        old.mode = SyncMode::O365;
+        let answers = subscribe(
+            &mut platform,
+            &[SubscribeRequest {
+                person: person("alice@contoso.com", SyncMode::O365),
+                previous: Some(old),
+            }],
+            &options(),
+        );
+        assert!(answers[0].as_ref().unwrap().resumed);
+        assert_eq!(platform.requests.len(), 1);
     }
 
     #[test]
