@@ -22,6 +22,9 @@
 //! `describe_stop` names the cap that was hit and the option that raises
 //! it, and the details go to the log at debug level.
 //!
+//! The service's calls (`subscribe`, `get-events`, `unsubscribe`,
+//! `handle-webhook`) are [`TenantRun`] methods too, in [`notifications`].
+//!
 //! # A sync cycle ([`run`], [`TenantRun::run_person`])
 //!
 //! Every text of the component's `sync-report` passes through
@@ -53,6 +56,8 @@
 //! `pacing.wait` during the call (see [`crate::capabilities::pacing`]), not
 //! the component's figure: the host is the one that waited, and the count
 //! survives a call that was stopped.
+
+pub mod notifications;
 
 use std::cell::RefCell;
 use std::path::Path;
@@ -612,7 +617,12 @@ pub struct TenantRun<'a> {
     plugin: Option<Plugin>,
     calls_on_instance: usize,
     instances: usize,
+    on_instantiate: Option<InstantiationObserver>,
 }
+
+/// Told how long each instantiation of a [`TenantRun`] took (the service's
+/// `rooms_sync_instantiation_seconds`).
+pub type InstantiationObserver = Arc<dyn Fn(std::time::Duration) + Send + Sync>;
 
 impl<'a> TenantRun<'a> {
     /// A run for `persons` of `tenant`: the HTTP policy allows the
@@ -628,7 +638,14 @@ impl<'a> TenantRun<'a> {
             plugin: None,
             calls_on_instance: 0,
             instances: 0,
+            on_instantiate: None,
         }
+    }
+
+    /// Tells `observer` how long every instantiation of this run takes.
+    pub fn observe_instantiation(mut self, observer: InstantiationObserver) -> Self {
+        self.on_instantiate = Some(observer);
+        self
     }
 
     /// Replaces the instance after `calls` calls instead of
@@ -646,13 +663,19 @@ impl<'a> TenantRun<'a> {
     /// The sync test of `person`, on the run's instance.
     pub async fn check_person(&mut self, person: &Person) -> PersonReport {
         let record = to_wit(person.clone());
+        let deadline = self.runtime.limits().call_deadline;
         let outcome = self
-            .call(person, async |plugin, store| {
-                plugin
-                    .rooms_exchange_sync_sync()
-                    .call_check_person(store, &record)
-                    .await
-            })
+            .call(
+                &person.email,
+                Some(&person.email),
+                deadline,
+                async |plugin, store| {
+                    plugin
+                        .rooms_exchange_sync_sync()
+                        .call_check_person(store, &record)
+                        .await
+                },
+            )
             .await;
         let checks = match outcome.result {
             Ok(Ok(checks)) => checks
@@ -684,13 +707,19 @@ impl<'a> TenantRun<'a> {
             return RunReport::sync_disabled(self.tenant.dir(), &person.email);
         }
         let record = to_wit(person.clone());
+        let deadline = self.runtime.limits().call_deadline;
         let outcome = self
-            .call(person, async |plugin, store| {
-                plugin
-                    .rooms_exchange_sync_sync()
-                    .call_run_person(store, &record)
-                    .await
-            })
+            .call(
+                &person.email,
+                Some(&person.email),
+                deadline,
+                async |plugin, store| {
+                    plugin
+                        .rooms_exchange_sync_sync()
+                        .call_run_person(store, &record)
+                        .await
+                },
+            )
             .await;
         let mut report = match outcome.result {
             Ok(sync_report) => RunReport::from_component(
@@ -721,13 +750,16 @@ impl<'a> TenantRun<'a> {
         report
     }
 
-    /// Calls `export` on the run's instance under the call deadline:
-    /// creates the store (first call, or after [`RECYCLE_AFTER_CALLS`]
-    /// calls) and the instance (first call on a store), and drops both when
-    /// the call does not return normally, logging why.
+    /// Calls `export` on the run's instance under `deadline` (the call
+    /// deadline, or a shorter batch timeout): creates the store (first call,
+    /// or after [`RECYCLE_AFTER_CALLS`] calls) and the instance (first call
+    /// on a store), and drops both when the call does not return normally,
+    /// logging why under `label` (and `person`, when the call is about one).
     async fn call<T>(
         &mut self,
-        person: &Person,
+        label: &str,
+        person: Option<&str>,
+        deadline: std::time::Duration,
         export: impl AsyncFnOnce(&Plugin, &mut Store<TenantState>) -> wasmtime::Result<T>,
     ) -> CallOutcome<T> {
         let runtime = self.runtime;
@@ -746,15 +778,20 @@ impl<'a> TenantRun<'a> {
         runtime.arm_deadline(store);
         let plugin = &mut self.plugin;
         let instances = &mut self.instances;
+        let on_instantiate = self.on_instantiate.as_ref();
         let call = async {
             if plugin.is_none() {
+                let started = std::time::Instant::now();
                 *plugin = Some(runtime.instantiate(store).await?);
                 *instances += 1;
+                if let Some(observe) = on_instantiate {
+                    observe(started.elapsed());
+                }
             }
             let plugin = plugin.as_ref().expect("instantiated above");
             export(plugin, &mut *store).await
         };
-        let outcome = match tokio::time::timeout(runtime.limits().call_deadline, call).await {
+        let outcome = match tokio::time::timeout(deadline, call).await {
             Ok(Ok(result)) => Ok(result),
             Ok(Err(trap)) => Err(Stopped::Trap(trap)),
             Err(_elapsed) => Err(Stopped::Deadline),
@@ -782,16 +819,18 @@ impl<'a> TenantRun<'a> {
                     None => (None, 0),
                 };
                 self.plugin = None;
-                let stop = describe_stop(&stopped, memory_refused, runtime);
+                let stop = describe_stop(&stopped, memory_refused, runtime, deadline);
+                let log = match person {
+                    Some(email) => self.tenant.log().with_field("person", email),
+                    None => self.tenant.log().clone(),
+                };
                 if let Stopped::Trap(trap) = &stopped {
-                    self.tenant.log().write(
+                    log.write(
                         Level::Debug,
-                        &format!("{}: component stopped: {trap:?}", person.email),
+                        &format!("{label}: component stopped: {trap:?}"),
                     );
                 }
-                self.tenant
-                    .log()
-                    .write(Level::Error, &format!("{}: {}", person.email, stop.message));
+                log.write(Level::Error, &format!("{label}: {}", stop.message));
                 CallOutcome {
                     result: Err(stop),
                     waited_ms,
@@ -841,13 +880,14 @@ fn describe_stop(
     stopped: &Stopped,
     memory_refused: Option<usize>,
     runtime: &Runtime,
+    call_deadline: std::time::Duration,
 ) -> StopReport {
     let limits = runtime.limits();
     let deadline = || StopReport {
         code: "deadline",
         message: format!(
             "the sync component was stopped after its deadline of {} s",
-            limits.call_deadline.as_secs_f64()
+            call_deadline.as_secs_f64()
         ),
         fix: DEADLINE_FIX.into(),
     };

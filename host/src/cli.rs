@@ -6,10 +6,14 @@
 //! rooms-sync --tenant DIR person remove EMAIL
 //! rooms-sync --tenant DIR check [--person EMAIL] [--json]
 //! rooms-sync --tenant DIR booking list|occurrences|add|update|cancel|skip|move|conflicts|outbox|quarantine ...
+//! rooms-sync --tenant DIR run [--person EMAIL] [--json]
+//! rooms-sync serve --tenants DIR [--listen ADDR] [--public-url URL] [--log-format text|json] [--rescan-secs N]
 //! ```
 //!
 //! The `person` and `booking` commands live in [`crate::commands`]; their
-//! options and JSON shapes are documented there.
+//! options and JSON shapes are documented there. `serve` is the sync service
+//! of every tenant under a directory ([`crate::service`]); it takes no
+//! `--tenant`, every other command needs one.
 //!
 //! [`run`] is the whole program behind `main`, taking the arguments, the
 //! environment and the output streams, so tests drive it in-process and assert
@@ -29,7 +33,7 @@ use crate::commands;
 use crate::commands::booking::{self, BookingCommand};
 use crate::commands::person::{self, PersonCommand};
 use crate::http_policy::HttpLimits;
-use crate::log::{Level, LogSink};
+use crate::log::{Level, LogFormat, LogSink};
 use crate::runtime::{RunLimits, RuntimeOptions, default_cache_dir, locate_component};
 use crate::secrets::SecretScope;
 use crate::settings::{EnvSource, TenantInputs};
@@ -46,9 +50,9 @@ pub const EXIT_USAGE: i32 = 2;
 #[command(name = "rooms-sync", version, about, long_about = None)]
 struct Cli {
     /// The tenant directory: RoomsAppSettings.config, rooms.db (created on
-    /// first use) and certs/.
+    /// first use) and certs/. Needed by every command but `serve`.
     #[arg(long, value_name = "DIR")]
-    tenant: PathBuf,
+    tenant: Option<PathBuf>,
 
     #[command(flatten)]
     runtime: RuntimeArgs,
@@ -165,6 +169,39 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The sync service: every tenant directory under --tenants, push and
+    /// pull subscriptions, the webhook, /healthz and /metrics. Runs until
+    /// SIGTERM or SIGINT.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// The directory of tenant directories (each with
+    /// RoomsAppSettings.config or appsettings.json).
+    #[arg(long, value_name = "DIR")]
+    tenants: PathBuf,
+    /// Where the HTTP server listens (webhook, /healthz, /metrics); port 0
+    /// lets the system pick.
+    #[arg(long, value_name = "ADDR", default_value = crate::service::DEFAULT_LISTEN)]
+    listen: String,
+    /// The service's address as Exchange reaches it; push callbacks are
+    /// URL/api/webhooks/exchange/<tenant> unless a tenant sets
+    /// ExchangePushNotificationEndpointUrl.
+    #[arg(long, value_name = "URL")]
+    public_url: Option<String>,
+    /// Log lines as text or as JSON objects, one per line.
+    #[arg(long, value_enum, default_value_t = LogFormatArg::Text)]
+    log_format: LogFormatArg,
+    /// How often the tenants directory is scanned for changes, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=3600))]
+    rescan_secs: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormatArg {
+    Text,
+    Json,
 }
 
 fn parse_level(s: &str) -> Result<Level, String> {
@@ -192,7 +229,7 @@ pub async fn run(
     log: Option<LogSink>,
     output: Output<'_>,
 ) -> i32 {
-    let cli = match Cli::try_parse_from(args) {
+    let cli = match parse(args) {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
@@ -206,15 +243,31 @@ pub async fn run(
             return code;
         }
     };
-    let log = log.unwrap_or_else(|| LogSink::stderr(cli.log_level));
+    let log_format = match &cli.command {
+        Command::Serve(args) if args.log_format == LogFormatArg::Json => LogFormat::Json,
+        _ => LogFormat::Text,
+    };
+    let log = log.unwrap_or_else(|| LogSink::stderr_as(cli.log_level, log_format));
+    if let Command::Serve(args) = &cli.command {
+        let result = serve(&cli, args, env, log).await;
+        return match result {
+            Ok(code) => code,
+            Err(e) => {
+                let _ = writeln!(output.err, "error: {e:#}");
+                EXIT_USAGE
+            }
+        };
+    }
+    // Every other command has a tenant (checked by `parse`).
+    let tenant = cli.tenant.clone().unwrap_or_default();
     let color = match cli.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
         ColorChoice::Auto => output.out_is_terminal && env.var("NO_COLOR").is_none(),
     };
     let result = match &cli.command {
-        Command::Person(cmd) => person::run(&cli.tenant, cmd, output.out),
-        Command::Booking(cmd) => booking::run(&cli.tenant, cmd.as_ref(), output.out),
+        Command::Person(cmd) => person::run(&tenant, cmd, output.out),
+        Command::Booking(cmd) => booking::run(&tenant, cmd.as_ref(), output.out),
         Command::Run { person, json } => {
             let progress_on = std::io::stderr().is_terminal();
             let inputs = tenant_inputs(&cli.inputs);
@@ -223,7 +276,7 @@ pub async fn run(
                 (Ok(inputs), Ok(options)) => {
                     let mut stderr = std::io::stderr();
                     commands::run::run(
-                        &cli.tenant,
+                        &tenant,
                         inputs,
                         &options,
                         env,
@@ -244,8 +297,19 @@ pub async fn run(
             }
         }
         Command::Check { person, json } => {
-            check(&cli, person.as_deref(), *json, color, env, log, output.out).await
+            check(
+                &cli,
+                &tenant,
+                person.as_deref(),
+                *json,
+                color,
+                env,
+                log,
+                output.out,
+            )
+            .await
         }
+        Command::Serve(_) => unreachable!("served above"),
     };
     match result {
         Ok(code) => code,
@@ -256,8 +320,50 @@ pub async fn run(
     }
 }
 
+/// Parses the arguments. `--tenant` is optional for `serve` only: for any
+/// other command without it, the arguments are parsed again with
+/// `--tenant` required, so clap reports it missing exactly as before.
+fn parse(args: Vec<OsString>) -> Result<Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
+    let cli = Cli::try_parse_from(args.clone())?;
+    if cli.tenant.is_some() || matches!(cli.command, Command::Serve(_)) {
+        return Ok(cli);
+    }
+    let matches = Cli::command()
+        .mut_arg("tenant", |arg| arg.required(true))
+        .try_get_matches_from(args)?;
+    Cli::from_arg_matches(&matches)
+}
+
+async fn serve(
+    cli: &Cli,
+    args: &ServeArgs,
+    env: Arc<dyn EnvSource + Send + Sync>,
+    log: LogSink,
+) -> anyhow::Result<i32> {
+    if let Some(tenant) = &cli.tenant {
+        anyhow::bail!(
+            "serve takes no --tenant ({}); it serves every tenant directory under --tenants DIR",
+            tenant.display()
+        );
+    }
+    let options = crate::service::ServeOptions {
+        tenants: args.tenants.clone(),
+        listen: args.listen.clone(),
+        public_url: args.public_url.clone(),
+        rescan: Duration::from_secs(args.rescan_secs.into()),
+        inputs: tenant_inputs(&cli.inputs)?,
+        runtime: runtime_options(&cli.runtime)?,
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    crate::service::serve(options, env, log, &mut out).await
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn check(
     cli: &Cli,
+    tenant_dir: &std::path::Path,
     only: Option<&str>,
     json: bool,
     color: bool,
@@ -266,13 +372,8 @@ async fn check(
     out: &mut dyn Write,
 ) -> anyhow::Result<i32> {
     let options = runtime_options(&cli.runtime)?;
-    let (tenant, runtime) = commands::run::open(
-        &cli.tenant,
-        tenant_inputs(&cli.inputs)?,
-        &options,
-        env,
-        &log,
-    )?;
+    let (tenant, runtime) =
+        commands::run::open(tenant_dir, tenant_inputs(&cli.inputs)?, &options, env, &log)?;
     let reports = calls::check(&tenant, &runtime, only).await?;
     if json {
         writeln!(out, "{}", serde_json::json!({ "persons": reports }))?;

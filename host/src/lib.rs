@@ -11,8 +11,10 @@
 //! - [`cli`]: the `rooms-sync` command line, callable in-process by tests.
 //! - [`runtime`]: engine, precompiled-component cache, linker, `PluginPre`,
 //!   the epoch ticker; the only place a `Store` is created.
-//! - [`calls`]: the calls into the component for a tenant (the sync test of
-//!   its persons) under the call deadline; turns traps into red checks.
+//! - [`calls`]: the calls into the component for a tenant (the sync test,
+//!   a sync cycle, and in `calls::notifications` the subscription and
+//!   webhook calls of the service) under the call deadline; turns traps
+//!   into red checks or failed reports.
 //! - [`component_cache`]: precompiled components, verified (owner, mode,
 //!   keyed digest) before they are loaded.
 //! - [`tenant`]: a tenant directory's long-lived data: settings, database,
@@ -37,8 +39,12 @@
 //!   transaction, conflicts, the outbox and quarantined items.
 //! - [`occurrences`]: Windows time zones (CLDR, through ICU4X) and the
 //!   expansion of series into occurrences in their own zone.
-//! - [`commands`]: the `person` and `booking` commands of the CLI.
-//! - [`log`]: log sinks (stderr, memory for tests).
+//! - [`commands`]: the `person`, `booking` and `run` commands of the CLI.
+//! - [`service`]: `rooms-sync serve`, the sync service of every tenant of a
+//!   directory: scheduler, push and pull subscriptions, the webhook,
+//!   `/healthz` and `/metrics`.
+//! - [`log`]: log sinks (stderr, memory for tests), text or JSON lines, with
+//!   tenant and person context.
 //! - [`bindings`]: the code generated from `wit/`.
 //!
 //! Among settings, secrets, certificates and the environment, dependencies
@@ -61,6 +67,7 @@ pub mod occurrences;
 pub mod rooms_db;
 pub mod runtime;
 pub mod secrets;
+pub mod service;
 pub mod settings;
 pub mod state;
 pub mod tenant;
