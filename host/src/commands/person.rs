@@ -5,11 +5,19 @@
 //! person add EMAIL --mode O365|O365Pull [--sync-url URL] [--conflict Rollback|Cancel] [--room [--sync-master]]
 //! person list [--json]
 //! person remove EMAIL
+//! person disable EMAIL --reason TEXT
+//! person enable EMAIL
 //! ```
 //!
 //! `person list --json` prints `{"persons":[{"email", "mode", "sync_url",
-//! "conflict", "sync_disabled", "room", "sync_master"}]}`; a row this version
-//! cannot read is `{"email", "problem"}`.
+//! "conflict", "sync_disabled", "room", "sync_master", "disabled_reason",
+//! "disabled_at"}]}` (the reason and RFC 3339 time ROOMS stopped syncing the
+//! person, or null); a row this version cannot read is `{"email", "problem"}`.
+//!
+//! `rooms-sync serve` disables a person whose subscription keeps failing
+//! (with the reason); `person enable` turns the sync on again and clears the
+//! reason and the failure counts, and `person disable` lets an operator stop
+//! a person by hand.
 
 use std::io::Write;
 use std::path::Path;
@@ -55,6 +63,20 @@ pub enum PersonCommand {
         /// The address as added.
         email: String,
     },
+    /// Stop syncing a person (`person enable` turns it on again).
+    Disable {
+        /// The address as added.
+        email: String,
+        /// Why, as `person list` and `check` will show it.
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+    },
+    /// Sync a person again after ROOMS or an operator stopped it; clears the
+    /// reason and the failure counts.
+    Enable {
+        /// The address as added.
+        email: String,
+    },
 }
 
 fn parse_mode(s: &str) -> Result<SyncMode, String> {
@@ -79,6 +101,8 @@ fn person_json(row: &PersonRow) -> serde_json::Value {
             "sync_disabled": p.sync_disabled,
             "room": p.room,
             "sync_master": p.sync_master,
+            "disabled_reason": p.disabled_reason,
+            "disabled_at": p.disabled_at.map(|t| t.to_string()),
         }),
         PersonRow::Unreadable { email, problem } => serde_json::json!({
             "email": email,
@@ -167,7 +191,18 @@ pub fn run(tenant: &Path, cmd: &PersonCommand, out: &mut dyn Write) -> anyhow::R
                             },
                             kind(p),
                             p.sync_url
-                        )?,
+                        )
+                        .and_then(|()| {
+                            match (&p.disabled_at, &p.disabled_reason) {
+                                (Some(at), Some(reason)) if p.sync_disabled => writeln!(
+                                    out,
+                                    "{:width$}  sync disabled since {at}: {}",
+                                    "",
+                                    crate::text::operator_text(reason, 2_000)
+                                ),
+                                _ => Ok(()),
+                            }
+                        })?,
                         PersonRow::Unreadable { email, problem } => {
                             writeln!(out, "{email:width$}  unreadable: {problem}")?
                         }
@@ -180,6 +215,36 @@ pub fn run(tenant: &Path, cmd: &PersonCommand, out: &mut dyn Write) -> anyhow::R
                 writeln!(out, "removed {}", email.trim().to_ascii_lowercase())?;
             } else {
                 anyhow::bail!("{email} is not a person of this tenant; see `person list`");
+            }
+        }
+        PersonCommand::Disable { email, reason } => {
+            let reason = reason.trim();
+            if reason.is_empty() {
+                anyhow::bail!(
+                    "the reason is empty; say why the sync stops, e.g. --reason \"mailbox moved to on-premises\""
+                );
+            }
+            if !db.disable_person(email, reason, jiff::Timestamp::now())? {
+                anyhow::bail!("{email} is not a person of this tenant; see `person list`");
+            }
+            let email = email.trim().to_ascii_lowercase();
+            writeln!(
+                out,
+                "the sync of {email} is disabled: {reason}; `person enable {email}` turns it on again"
+            )?;
+        }
+        PersonCommand::Enable { email } => {
+            let before = db.get_person(email)?;
+            if !db.enable_person(email)? {
+                anyhow::bail!("{email} is not a person of this tenant; see `person list`");
+            }
+            let email = email.trim().to_ascii_lowercase();
+            match before {
+                Some(p) if p.sync_disabled => writeln!(
+                    out,
+                    "the sync of {email} is enabled again; the next `run` or `serve` syncs it"
+                )?,
+                _ => writeln!(out, "the sync of {email} was already enabled")?,
             }
         }
     }

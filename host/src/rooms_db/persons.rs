@@ -184,7 +184,9 @@ impl RoomsDb {
                     params![person.email, person.room, person.sync_master],
                 )?;
                 if let (true, Some(reason)) = (person.sync_disabled, &person.disabled_reason) {
-                    let at = person.disabled_at.unwrap_or_else(jiff::Timestamp::now);
+                    let at = super::subscriptions::whole_seconds(
+                        person.disabled_at.unwrap_or_else(jiff::Timestamp::now),
+                    );
                     tx.execute(
                         "INSERT OR REPLACE INTO person_disabled (email, reason, disabled_at)
                          VALUES (?1, ?2, ?3)",

@@ -80,6 +80,11 @@ pub struct FailureCounts {
 const COLUMNS: &str = "mailbox, mode, subscription_id, watermark, affinity, callback_url, \
      created_at, last_event_at";
 
+/// `at` without its fraction of a second, as deactivation times are shown.
+pub(crate) fn whole_seconds(at: jiff::Timestamp) -> jiff::Timestamp {
+    jiff::Timestamp::from_second(at.as_second()).unwrap_or(at)
+}
+
 fn mailbox_key(mailbox: &str) -> String {
     mailbox.trim().to_ascii_lowercase()
 }
@@ -276,8 +281,8 @@ impl RoomsDb {
         Ok(counts.unwrap_or_default())
     }
 
-    /// Sets sync_disabled with the reason (and time); false when there is no
-    /// such person.
+    /// Sets sync_disabled with the reason (and time, kept to the second);
+    /// false when there is no such person.
     pub fn disable_person(
         &self,
         email: &str,
@@ -298,7 +303,7 @@ impl RoomsDb {
                 params![
                     email,
                     crate::text::operator_text(reason, MAX_ERROR_CHARS),
-                    at.to_string()
+                    whole_seconds(at).to_string()
                 ],
             )?;
         }
