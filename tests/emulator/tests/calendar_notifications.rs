@@ -485,3 +485,137 @@ async fn push_subscription_urls_are_checked() {
         );
     }
 }
+
+/// The admin API's view of the subscription `id`, if it lists it.
+async fn listed(emu: &exo_emulator::RunningEmulator, id: &str) -> Option<serde_json::Value> {
+    let r = admin(emu, "GET", "subscriptions", &serde_json::Value::Null).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()["subscriptions"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|s| s["id"] == id)
+        .cloned()
+}
+
+#[tokio::test]
+async fn subscriptions_lost_through_the_admin_api_are_not_found_and_stop_delivering() {
+    let emu = start().await;
+    let ews = Ews::new(&emu).await;
+    let room = imp(ROOM);
+    let cal = folder("calendar", None);
+    let doc = ews.call(&room, &subscribe_pull(&cal, 10, None)).await.xml();
+    let pull = doc.text_of("SubscriptionId");
+    let pull_watermark = doc.text_of("Watermark");
+    let callback = Callback::start(Answer::Ok).await;
+    let doc = ews
+        .call(&room, &subscribe_push(&cal, 30, &callback.url))
+        .await
+        .xml();
+    let push = doc.text_of("SubscriptionId");
+
+    // Listed with their kind and state.
+    let p = listed(&emu, &pull)
+        .await
+        .expect("the pull subscription is listed");
+    assert_eq!(p["kind"], "pull");
+    assert!(
+        p["mailbox"].as_str().unwrap().eq_ignore_ascii_case(ROOM),
+        "{p}"
+    );
+    assert_eq!(p["watermark"], pull_watermark.as_str());
+    assert_eq!(p["timeout_minutes"], 10);
+    assert!(
+        p["last_poll"].as_str().is_some() && p.get("url").is_none(),
+        "{p}"
+    );
+    let s = listed(&emu, &push)
+        .await
+        .expect("the push subscription is listed");
+    assert_eq!(s["kind"], "push");
+    assert_eq!(s["url"], callback.url.as_str());
+    assert_eq!(s["status_frequency_minutes"], 30);
+    assert!(s["failing_since"].is_null() && s["retries"] == 0, "{s}");
+
+    // Both work before they are lost.
+    ews_create(&ews, &room, &cal, "<t:Subject>Before</t:Subject><t:Start>2026-05-04T08:00:00Z</t:Start><t:End>2026-05-04T09:00:00Z</t:End>").await;
+    let doc = ews
+        .call(&room, &get_events(&pull, &pull_watermark))
+        .await
+        .xml();
+    assert_eq!(doc.codes(), ["NoError"]);
+    assert!(event_names(&doc).contains(&"CreatedEvent".to_string()));
+    assert!(
+        eventually(20, async || callback.count() >= 1).await,
+        "no notification before the loss"
+    );
+    assert!(
+        eventually(20, async || delivery_settled(&emu, &push)).await,
+        "the delivery was not recorded"
+    );
+    let delivered = callback.count();
+
+    // Lost: GetEvents and Unsubscribe no longer find the pull subscription.
+    for id in [&pull, &push] {
+        let r = admin(
+            &emu,
+            "DELETE",
+            &format!("subscriptions/{}", percent_encode(id)),
+            &serde_json::Value::Null,
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert!(listed(&emu, id).await.is_none());
+    }
+    let doc = ews
+        .call(&room, &get_events(&pull, &last_watermark(&doc)))
+        .await
+        .xml();
+    assert_eq!(doc.codes(), ["ErrorSubscriptionNotFound"]);
+    let unsubscribe =
+        format!("<m:Unsubscribe><m:SubscriptionId>{pull}</m:SubscriptionId></m:Unsubscribe>");
+    assert_eq!(
+        ews.call(&room, &unsubscribe).await.xml().codes(),
+        ["ErrorSubscriptionNotFound"]
+    );
+
+    // The push subscription stops delivering: a new one on the same callback
+    // gets the next change, the lost one nothing (it would have been due at
+    // the same tick or earlier).
+    ews_create(&ews, &room, &cal, "<t:Subject>After</t:Subject><t:Start>2026-05-05T08:00:00Z</t:Start><t:End>2026-05-05T09:00:00Z</t:End>").await;
+    let control = ews
+        .call(&room, &subscribe_push(&cal, 30, &callback.url))
+        .await
+        .xml()
+        .text_of("SubscriptionId");
+    ews_create(&ews, &room, &cal, "<t:Subject>Control</t:Subject><t:Start>2026-05-06T08:00:00Z</t:Start><t:End>2026-05-06T09:00:00Z</t:End>").await;
+    assert!(
+        eventually(20, async || {
+            callback.bodies()[delivered..]
+                .iter()
+                .any(|b| parse_xml(b).text_of("SubscriptionId") == control)
+        })
+        .await,
+        "the control subscription delivered nothing"
+    );
+    let after: Vec<String> = callback.bodies()[delivered..]
+        .iter()
+        .map(|b| parse_xml(b).text_of("SubscriptionId"))
+        .collect();
+    assert!(after.iter().all(|id| *id == control), "{after:?}");
+
+    // Unknown ids are 404 with a pointer to the list.
+    let r = admin(
+        &emu,
+        "DELETE",
+        &format!("subscriptions/{}", percent_encode(&pull)),
+        &serde_json::Value::Null,
+    )
+    .await;
+    assert_eq!(r.status, 404);
+    assert!(
+        r.text().contains("GET /admin/subscriptions"),
+        "{}",
+        r.text()
+    );
+}

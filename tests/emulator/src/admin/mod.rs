@@ -25,10 +25,13 @@
 //! | `DELETE /admin/requests` | | clear the log |
 //! | `POST /admin/refresh_tokens/revoke` | `{"user": "..."}` | revoke a user's refresh tokens |
 //! | `* /admin/mailboxes/{address}/items...` | | calendar items: [`items`] (engineer E2) |
+//! | `GET /admin/subscriptions` | | the notification subscriptions: [`subscriptions`] |
+//! | `DELETE /admin/subscriptions/{id}` | | lose one, as Exchange does on a mailbox move or failover: [`subscriptions`] |
 //!
 //! Errors answer `{"error": "..."}` with 400 (bad input) or 404 (unknown object).
 
 pub mod items;
+pub mod subscriptions;
 
 use std::sync::Arc;
 
@@ -323,6 +326,8 @@ fn route(
             shared.lock().log.clear();
             Ok(ok())
         }
+        ("GET", ["subscriptions"]) => Ok(subscriptions::list(shared)),
+        ("DELETE", ["subscriptions", id]) => subscriptions::drop_subscription(shared, id),
         ("POST", ["refresh_tokens", "revoke"]) => {
             #[derive(serde::Deserialize)]
             struct Revoke {
