@@ -1,9 +1,9 @@
 //! The calls made into the component on a tenant's behalf, and how their
 //! outcome reaches the operator.
 //!
-//! [`check`] runs the sync test of a tenant's persons in one [`TenantRun`],
-//! and [`run`] one two-way sync cycle of each, in up to
-//! `SyncMaxConcurrentMailboxes` [`TenantRun`]s at once. A [`TenantRun`] is
+//! [`check`] runs the sync test of a tenant's persons, and [`run`] one
+//! two-way sync cycle of each, both in up to `SyncMaxConcurrentMailboxes`
+//! [`TenantRun`]s at once. A [`TenantRun`] is
 //! one sandboxed store and component instance ([`Runtime::new_store`]) with
 //! the run's HTTP policy, the tenant's connection pool and the memory cap,
 //! reused for persons one after the other and replaced every
@@ -89,17 +89,55 @@ pub struct CheckReport {
     pub message: String,
     /// What to change; none when green.
     pub fix: Option<String>,
+    /// The stable code of a red check's cause, the same codes as `run
+    /// --json` errors ([`cause_code`]; the host's own: `deadline`,
+    /// `memory-limit`, `component-error`, `sync-disabled`,
+    /// `person-unreadable`, `unknown-person`); none when green or not run.
+    pub code: Option<String>,
 }
 
 impl CheckReport {
-    /// A red check.
-    pub fn red(name: &str, message: String, fix: String) -> CheckReport {
+    /// A red check whose cause has the stable `code`.
+    pub fn red(name: &str, code: &str, message: String, fix: String) -> CheckReport {
         CheckReport {
             name: name.into(),
             ok: false,
             message,
             fix: Some(fix),
+            code: Some(code.into()),
         }
+    }
+}
+
+/// The stable code of a typed cause, as the component names the errors of
+/// `run --json`: the EWS response code, the first AADSTS code (or the OAuth
+/// error) of a sign-in, `HTTP 403` for a tenant policy block, or the kind
+/// (`configuration`, `certificate`, `insufficient-rights`, `protocol`,
+/// `transport`, `unknown-person`). Made safe; never empty.
+pub fn cause_code(cause: &SyncError) -> String {
+    let code = match cause {
+        SyncError::Configuration(_) => "configuration".into(),
+        SyncError::UnknownPerson(_) => "unknown-person".into(),
+        SyncError::Certificate(_) => "certificate".into(),
+        SyncError::SignIn(failure) => failure
+            .aadsts
+            .first()
+            .map(|c| format!("AADSTS{c}"))
+            .unwrap_or_else(|| failure.error.clone()),
+        SyncError::AccessDenied(failure) | SyncError::MailboxNotFound(failure) => {
+            failure.response_code.clone()
+        }
+        SyncError::InsufficientRights(_) => "insufficient-rights".into(),
+        SyncError::EwsBlocked(_) => "HTTP 403".into(),
+        SyncError::Throttled(throttled) => throttled.response_code.clone(),
+        SyncError::Protocol(_) => "protocol".into(),
+        SyncError::Transport(_) => "transport".into(),
+    };
+    let code = operator_text(&code, CODE_CAP);
+    if code.is_empty() {
+        "error".into()
+    } else {
+        code
     }
 }
 
@@ -122,13 +160,40 @@ impl PersonReport {
 /// Calls on one instance before it is replaced by a fresh one.
 pub const RECYCLE_AFTER_CALLS: usize = 100;
 
-/// Runs the sync test of every person of `tenant` (or of `only`) in one
-/// [`TenantRun`]. A trap, a missed deadline or an unreadable database row
-/// becomes a red check of that person; the others still run.
+/// Runs the sync test of every person of `tenant` (or of `only`), as
+/// [`check_each`] does, without progress.
 pub async fn check(
     tenant: &Arc<Tenant>,
     runtime: &Runtime,
     only: Option<&str>,
+) -> Result<Vec<PersonReport>, TenantError> {
+    check_each(tenant, runtime, only, &mut |_| {}).await
+}
+
+/// A person's sync test is done: the `done`-th of `total` to finish (from
+/// 1; persons finish in any order when they run concurrently).
+#[derive(Debug, Clone, Copy)]
+pub struct CheckProgress<'r> {
+    /// How many persons have finished, this one included.
+    pub done: usize,
+    /// Persons in the test.
+    pub total: usize,
+    /// The person's checks.
+    pub report: &'r PersonReport,
+}
+
+/// Runs the sync test of every person of `tenant` (or of `only`) in up to
+/// `SyncMaxConcurrentMailboxes` [`TenantRun`]s at once, as [`run`] runs
+/// cycles, telling `progress` as each person finishes; the reports keep the
+/// persons' order. A trap, a missed deadline or an unreadable database row
+/// becomes a red check of that person; the others still run. A sync-disabled
+/// person is tested too, and gets a red `sync-enabled` check. An unknown
+/// `only` is one red `person` check (code `unknown-person`), not an error.
+pub async fn check_each(
+    tenant: &Arc<Tenant>,
+    runtime: &Runtime,
+    only: Option<&str>,
+    progress: &mut dyn FnMut(CheckProgress<'_>),
 ) -> Result<Vec<PersonReport>, TenantError> {
     let rows = match only {
         Some(email) => match tenant.db().get_person_row(email)? {
@@ -144,36 +209,64 @@ pub async fn check(
             PersonRow::Unreadable { .. } => None,
         })
         .collect();
-    let mut run = TenantRun::new(tenant, runtime, &persons);
-    let mut reports = Vec::with_capacity(rows.len());
-    for row in rows {
-        reports.push(match row {
-            PersonRow::Valid(person) => {
-                let mut report = run.check_person(&person).await;
-                if person.sync_disabled {
-                    report.checks.push(sync_enabled_check(tenant, &person));
+    let total = rows.len();
+    // As in `run`: each worker on its own instance, taking the next person
+    // from one queue; at most `SyncMaxConcurrentMailboxes` requests at once.
+    let workers =
+        (tenant.settings().timing().sync_max_concurrent_mailboxes as usize).clamp(1, total.max(1));
+    let queue = RefCell::new(rows.into_iter().enumerate());
+    let results: RefCell<Vec<Option<PersonReport>>> =
+        RefCell::new((0..total).map(|_| None).collect());
+    let done = RefCell::new(0usize);
+    let progress = RefCell::new(progress);
+    let worker = || async {
+        let mut run = TenantRun::new(tenant, runtime, &persons);
+        loop {
+            let next = queue.borrow_mut().next();
+            let Some((index, row)) = next else {
+                break;
+            };
+            let report = match row {
+                PersonRow::Valid(person) => {
+                    let mut report = run.check_person(&person).await;
+                    if person.sync_disabled {
+                        report.checks.push(sync_enabled_check(tenant, &person));
+                    }
+                    report
                 }
-                report
-            }
-            PersonRow::Unreadable { email, problem } => {
-                tenant
-                    .log()
-                    .write(Level::Error, &format!("{email}: {problem}"));
-                PersonReport {
-                    email: email.clone(),
-                    checks: vec![CheckReport::red(
-                        "person",
-                        problem.to_string(),
-                        format!(
-                            "remove the person (`rooms-sync --tenant {} person remove {email}`) and add it again with `person add`",
-                            tenant.dir().display()
-                        ),
-                    )],
+                PersonRow::Unreadable { email, problem } => {
+                    tenant
+                        .log()
+                        .write(Level::Error, &format!("{email}: {problem}"));
+                    PersonReport {
+                        email: email.clone(),
+                        checks: vec![CheckReport::red(
+                            "person",
+                            "person-unreadable",
+                            problem.to_string(),
+                            format!(
+                                "remove the person (`rooms-sync --tenant {} person remove {email}`) and add it again with `person add`",
+                                tenant.dir().display()
+                            ),
+                        )],
+                    }
                 }
-            }
-        });
-    }
-    Ok(reports)
+            };
+            let finished = {
+                let mut done = done.borrow_mut();
+                *done += 1;
+                *done
+            };
+            (progress.borrow_mut())(CheckProgress {
+                done: finished,
+                total,
+                report: &report,
+            });
+            results.borrow_mut()[index] = Some(report);
+        }
+    };
+    futures_util::future::join_all((0..workers).map(|_| worker())).await;
+    Ok(results.into_inner().into_iter().flatten().collect())
 }
 
 /// The red check `sync-enabled` of a person ROOMS stopped syncing: when and
@@ -188,6 +281,7 @@ fn sync_enabled_check(tenant: &Tenant, person: &Person) -> CheckReport {
     };
     CheckReport::red(
         "sync-enabled",
+        "sync-disabled",
         message,
         format!(
             "Fix the cause, then run `rooms-sync --tenant {} person enable {}`",
@@ -202,6 +296,7 @@ fn unknown_person(tenant: &Tenant, email: &str) -> PersonReport {
     PersonReport {
         checks: vec![CheckReport::red(
             "person",
+            "unknown-person",
             format!("{email} is not a person of this tenant"),
             format!(
                 "add it with `rooms-sync --tenant {} person add {email} --mode O365` (or O365Pull), using the mailbox's primary SMTP address",
@@ -685,10 +780,20 @@ impl<'a> TenantRun<'a> {
                     ok: c.ok,
                     message: operator_text(&c.message, MESSAGE_CAP),
                     fix: c.fix.map(|f| operator_text(&f, MESSAGE_CAP)),
+                    code: if c.ok {
+                        None
+                    } else {
+                        c.cause.as_ref().map(cause_code)
+                    },
                 })
                 .collect(),
             Ok(Err(error)) => vec![error_check(&error)],
-            Err(stop) => vec![CheckReport::red("component", stop.message, stop.fix)],
+            Err(stop) => vec![CheckReport::red(
+                "component",
+                stop.code,
+                stop.message,
+                stop.fix,
+            )],
         };
         PersonReport {
             email: person.email.clone(),
@@ -775,6 +880,7 @@ impl<'a> TenantRun<'a> {
         }
         let store = self.store.as_mut().expect("a store was just made");
         store.data_mut().begin_call();
+        store.data_mut().set_log_person(person);
         runtime.arm_deadline(store);
         let plugin = &mut self.plugin;
         let instances = &mut self.instances;
@@ -863,6 +969,7 @@ fn error_check(error: &SyncError) -> CheckReport {
     };
     CheckReport::red(
         "sync-test",
+        &cause_code(error),
         operator_text(&message, MESSAGE_CAP),
         operator_text(&fix, MESSAGE_CAP),
     )

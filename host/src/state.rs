@@ -80,6 +80,16 @@ impl TenantState {
     pub(crate) fn component_log(&self) -> &LogSink {
         &self.component_log
     }
+
+    /// Puts `person` (or no person) on the component's log lines of the
+    /// calls that follow: a call about one person logs with its person.
+    pub(crate) fn set_log_person(&mut self, person: Option<&str>) {
+        let base = self.tenant.log().with_context("component");
+        self.component_log = match person {
+            Some(email) => base.with_field("person", email),
+            None => base,
+        };
+    }
 }
 
 impl WasiView for TenantState {

@@ -20,12 +20,13 @@
 //! # Renewal
 //!
 //! A push subscription is made again (with an incremental sync after it)
-//! when no notification or heartbeat arrived for 2 × `StatusFrequencyMinutes`
-//! + 1 minutes (the heartbeats stopped), when it is older than
-//! `RenewalThresholdMinutes`, or when the callback URL changed. The EWS push
-//! subscription itself has no expiry while Exchange can deliver; the newer
-//! ROOMS releases renew after `RenewalThresholdMinutes` (default 40), and so
-//! does this service. The old subscription is forgotten: its next
+//! when no notification or heartbeat arrived for twice
+//! `StatusFrequencyMinutes` plus one minute (the heartbeats stopped), when it
+//! is older than `RenewalThresholdMinutes`, or when the callback URL
+//! changed. The EWS push subscription itself has no expiry while Exchange
+//! can deliver; the newer ROOMS releases renew after
+//! `RenewalThresholdMinutes` (default 40), and so does this service. The old
+//! subscription is forgotten: its next
 //! notification is answered `Unsubscribe`, which ends it at Exchange.
 
 use std::time::Duration;
