@@ -18,6 +18,81 @@ use std::fmt;
 use crate::platform::{CertificateError, TransportError, TransportKind};
 use crate::safe_text;
 
+/// How long an admin's change takes to apply, said in every fix it concerns,
+/// so that an admin who has just made the fix is not misled by a check that
+/// is still red.
+pub mod apply_time {
+    /// Entra ID: app registrations, API permissions, admin consent, user
+    /// accounts. The component asks for a new token after an HTTP 401, so a
+    /// cached token does not hide a new permission.
+    pub const ENTRA: &str = "Changes in Entra ID apply within a few minutes.";
+
+    /// Mailbox folder permissions (`Add-`/`Set-MailboxFolderPermission`).
+    /// Microsoft documents no time; they usually apply within minutes and
+    /// are observed to take hours now and then.
+    pub const FOLDER_PERMISSIONS: &str = "Folder permissions usually apply within minutes but \
+        sometimes take a few hours; if this check is still red right after the change, run it \
+        again later before changing anything else.";
+
+    /// Application access policies and RBAC for Applications. Microsoft:
+    /// "Changes to application access policies can take longer than 1 hour
+    /// to take effect" (learn.microsoft.com/graph/auth-limit-mailbox-access).
+    pub const POLICIES: &str = "Application access policy and RBAC for Applications changes \
+        take up to an hour to apply, sometimes longer.";
+
+    /// `EWSEnabled` and `EWSAllowedAppIDs`. Microsoft's EWS support engineer:
+    /// "Changes to EwsAllowedAppIDs can take up to 24 hours to take effect
+    /// because Exchange Online servers refresh their in-memory configuration
+    /// cache periodically" (github.com/David-Barrett-MS/PowerShell-EWS-Scripts/wiki/Testing-EWS-App-Access).
+    pub const EWS_SWITCHES: &str = "EWSEnabled and EWSAllowedAppIDs changes can take up to 24 \
+        hours to apply (Exchange Online servers refresh their configuration cache \
+        periodically).";
+
+    /// Settings and ROOMS person fields: read again on every run.
+    pub const ROOMS: &str = "The change applies at the next check.";
+
+    /// The tenant's certificate store of the rooms-sync host, and a
+    /// certificate uploaded in Entra ID.
+    pub const CERTIFICATE: &str = "The certificate store is read on every run, so an import \
+        applies at the next check; a certificate uploaded in Entra ID is accepted within a few \
+        minutes.";
+}
+
+/// The admin step that lets the delegated service user `user` see private
+/// items in `mailbox`'s calendar (`CanViewPrivateItems`, which folder rights
+/// such as `Editor` do not include), and how long it takes to apply. Shared
+/// by the sync engine (`private-items-hidden`) and the sync test.
+pub fn private_items_fix(mailbox: &str, user: &str) -> String {
+    format!(
+        "Give the service user CanViewPrivateItems on the calendar (Exchange Online \
+         PowerShell): Set-MailboxFolderPermission -Identity {mailbox}:\\Calendar -User {user} \
+         -AccessRights Editor -SharingPermissionFlags Delegate,CanViewPrivateItems. {}",
+        apply_time::FOLDER_PERMISSIONS
+    )
+}
+
+/// `fix` followed by the sentence `time`, unless it already says it.
+fn with_time(fix: &str, time: &str) -> String {
+    if time.is_empty() || fix.contains(time) {
+        fix.to_owned()
+    } else {
+        format!("{} {time}", fix.trim_end())
+    }
+}
+
+/// How long the admin step in an access fix (built by the EWS layer for the
+/// auth mode in use) takes to apply: folder permissions for a delegate, Entra
+/// ID and the access policies for app-only access.
+fn access_fix_time(fix: &str) -> String {
+    if fix.contains("MailboxFolderPermission") {
+        apply_time::FOLDER_PERMISSIONS.to_owned()
+    } else if fix.contains("Test-ApplicationAccessPolicy") {
+        format!("{} {}", apply_time::ENTRA, apply_time::POLICIES)
+    } else {
+        apply_time::ENTRA.to_owned()
+    }
+}
+
 /// A setting or person field that is missing or wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigProblem {
@@ -288,8 +363,27 @@ impl Error {
         }
     }
 
-    /// What the operator or admin must change to clear the error.
+    /// What the operator or admin must change to clear the error, and how
+    /// long the change takes to apply ([`apply_time`]) where an admin changes
+    /// something in Microsoft 365.
     pub fn fix(&self) -> String {
+        let fix = self.bare_fix();
+        let time = match self {
+            Self::Configuration(_) | Self::UnknownPerson(_) | Self::MailboxNotFound(_) => {
+                apply_time::ROOMS.to_owned()
+            }
+            Self::Certificate(_) => apply_time::CERTIFICATE.to_owned(),
+            Self::SignIn(_) => apply_time::ENTRA.to_owned(),
+            Self::AccessDenied { .. } | Self::InsufficientRights { .. } => access_fix_time(&fix),
+            // Says it per policy itself.
+            Self::EwsBlocked { .. } => String::new(),
+            // Nothing for an admin to change.
+            Self::Throttled { .. } | Self::Protocol { .. } | Self::Transport(_) => String::new(),
+        };
+        with_time(&fix, &time)
+    }
+
+    fn bare_fix(&self) -> String {
         match self {
             Self::Configuration(p) => p.fix.clone(),
             Self::UnknownPerson(_) => "Check the address, or add the person or room in ROOMS with \
@@ -338,7 +432,11 @@ impl Error {
                  {mailbox} | fl EwsEnabled` must both be True (or empty). (4) EWSAllowedAppIDs: \
                  when EwsEnabled is True for the organization, `Set-OrganizationConfig \
                  -EwsAllowedAppIDs` must contain {app_id} (required from 1 Oct 2026; EWS in \
-                 Exchange Online ends on 1 Apr 2027). Changes take 30-60 minutes to apply."
+                 Exchange Online ends on 1 Apr 2027). How long a change takes to apply: (1) \
+                 and (2) up to an hour, sometimes longer (Entra ID permissions: a few minutes); \
+                 (3) and (4) up to 24 hours, because Exchange Online servers refresh their \
+                 configuration cache periodically. A check that is still red soon after a \
+                 change does not mean the change was wrong."
             ),
             Self::Throttled { retry_after_ms, .. } => format!(
                 "Nothing to change in the setup: try again {}. If it keeps happening, reduce \

@@ -289,11 +289,22 @@ struct Shape {
     expect: Expect,
 }
 
+/// The `ResolveNames` answer that makes [`MAILBOX`] its mailbox's primary
+/// address.
+fn resolved() -> Vec<u8> {
+    format!(
+        r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><m:ResolveNamesResponse xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><m:ResponseMessages><m:ResolveNamesResponseMessage ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode><m:ResolutionSet TotalItemsInView="1" IncludesLastItemInRange="true"><t:Resolution><t:Mailbox><t:Name>Room 1</t:Name><t:EmailAddress>{MAILBOX}</t:EmailAddress><t:MailboxType>Mailbox</t:MailboxType></t:Mailbox></t:Resolution></m:ResolutionSet></m:ResolveNamesResponseMessage></m:ResponseMessages></m:ResolveNamesResponse></s:Body></s:Envelope>"#
+    )
+    .into_bytes()
+}
+
 fn shapes() -> Vec<Shape> {
     let xml = "text/xml; charset=utf-8";
+    // The sync test resolves the address first (`configuration`), then
+    // reads the calendar (`calendar-access`, check 2), which gets the shape.
     let ews = |name, status, body: Vec<u8>, expect| Shape {
         name,
-        answers: vec![(status, xml, body)],
+        answers: vec![(200, xml, resolved()), (status, xml, body)],
         token_cached: true,
         expect,
     };
@@ -307,7 +318,7 @@ fn shapes() -> Vec<Shape> {
                 "<t:DisplayName>{}</t:DisplayName>",
                 fill("a", huge_text)
             )),
-            Expect::Red(1, "text of <DisplayName> is longer than 4194304 bytes"),
+            Expect::Red(2, "text of <DisplayName> is longer than 4194304 bytes"),
         ),
         ews(
             "one huge text node of CRLF lines",
@@ -316,7 +327,7 @@ fn shapes() -> Vec<Shape> {
                 "<t:DisplayName>{}</t:DisplayName>",
                 fill("Kalender\r\n", huge_text)
             )),
-            Expect::Red(1, "text of <DisplayName> is longer than 4194304 bytes"),
+            Expect::Red(2, "text of <DisplayName> is longer than 4194304 bytes"),
         ),
         ews(
             "one huge faultstring",
@@ -326,7 +337,7 @@ fn shapes() -> Vec<Shape> {
                 &format!("{ATTACK}{}", fill("A", SIZE - 400)),
                 "",
             ),
-            Expect::Red(1, "text of <faultstring> is longer"),
+            Expect::Red(2, "text of <faultstring> is longer"),
         ),
         ews(
             "a 4 MiB faultstring, padded to 16 MiB",
@@ -336,19 +347,19 @@ fn shapes() -> Vec<Shape> {
                 &format!("{ATTACK}{}", fill("A", (4 << 20) - 100)),
                 &fill(" ", SIZE - (4 << 20)),
             ),
-            Expect::Red(1, "ErrorAccessDenied (]0;pwned [2J [ OK ] forgedAAAA"),
+            Expect::Red(2, "ErrorAccessDenied (]0;pwned [2J [ OK ] forgedAAAA"),
         ),
         ews(
             "many small elements",
             200,
             wrap(fill("<t:Read>true</t:Read>", SIZE - 1000)),
-            Expect::Red(1, "more than 16 MiB of memory as a tree"),
+            Expect::Red(2, "more than 16 MiB of memory as a tree"),
         ),
         ews(
             "many empty elements",
             200,
             wrap(fill("<t:X/>", SIZE - 1000)),
-            Expect::Red(1, "more than 16 MiB of memory as a tree"),
+            Expect::Red(2, "more than 16 MiB of memory as a tree"),
         ),
         ews(
             "many elements of unknown namespaces",
@@ -357,7 +368,7 @@ fn shapes() -> Vec<Shape> {
                 r#"<u:X xmlns:u="urn:example:a-namespace-nobody-knows-of"/>"#,
                 SIZE - 1000,
             )),
-            Expect::Red(1, "more than 16 MiB of memory as a tree"),
+            Expect::Red(2, "more than 16 MiB of memory as a tree"),
         ),
         ews(
             "many long attribute values",
@@ -366,7 +377,7 @@ fn shapes() -> Vec<Shape> {
                 &format!(r#"<t:X Id="{}"/>"#, fill("v", 60 << 10)),
                 SIZE - 1000,
             )),
-            Expect::Red(1, "more than 16 MiB of memory as a tree"),
+            Expect::Red(2, "more than 16 MiB of memory as a tree"),
         ),
         ews(
             "one namespace URI of 16 MiB",
@@ -375,7 +386,7 @@ fn shapes() -> Vec<Shape> {
                 r#"<u:X xmlns:u="{}"/>"#,
                 fill("u", SIZE - get_folder("").len() - 100)
             )),
-            Expect::Red(1, "the namespace URI of <X> is longer than 65536 bytes"),
+            Expect::Red(2, "the namespace URI of <X> is longer than 65536 bytes"),
         ),
         ews(
             "40 000 elements (a tree near its cap), padded",
@@ -385,7 +396,7 @@ fn shapes() -> Vec<Shape> {
                 "<t:DisplayName>Calendar</t:DisplayName>",
                 format!("<t:Other>1</t:Other>{}", fill(" ", 380)).repeat(40_000)
             )),
-            Expect::Red(1, "without its effective rights"),
+            Expect::Red(2, "without its effective rights"),
         ),
         ews(
             "a valid GetFolder padded with whitespace and comments",
@@ -397,7 +408,7 @@ fn shapes() -> Vec<Shape> {
             name: "a token answer with a 16 MiB access_token",
             answers: vec![(200, "application/json", token(SIZE - 100))],
             token_cached: false,
-            expect: Expect::Red(0, "rooms-sync reads at most 1024 KiB"),
+            expect: Expect::Red(1, "rooms-sync reads at most 1024 KiB"),
         },
     ]
 }
@@ -407,7 +418,8 @@ fn every_answer_under_the_response_cap_is_read_and_parsed_within_the_budget() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let mut report = Vec::new();
     for shape in shapes() {
-        for answer in &shape.answers {
+        // The shape is the last answer; a resolved address may come first.
+        if let Some(answer) = shape.answers.last() {
             assert!(answer.2.len() <= MAX_RESPONSE_BYTES, "{}", shape.name);
             assert!(
                 answer.2.len() > MAX_RESPONSE_BYTES - (1 << 20),
@@ -440,7 +452,7 @@ fn every_answer_under_the_response_cap_is_read_and_parsed_within_the_budget() {
                 shape.name
             ));
             match shape.expect {
-                Expect::Green => assert!(checks[1].ok, "{}: {:?}", shape.name, checks[1]),
+                Expect::Green => assert!(checks[2].ok, "{}: {:?}", shape.name, checks[2]),
                 Expect::Red(index, needle) => {
                     let check = &checks[index];
                     assert!(!check.ok, "{}", shape.name);

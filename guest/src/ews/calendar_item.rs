@@ -853,9 +853,15 @@ fn time_zone_properties(zone: &str) -> [Property; 2] {
 
 /// The `t:ExtendedProperty` that tags an item with `booking_id`.
 pub fn booking_id_xml(booking_id: &str) -> String {
+    tag_xml(BOOKING_ID_URI, booking_id)
+}
+
+/// The `t:ExtendedProperty` of the extended property `uri` (a
+/// `t:ExtendedFieldURI` element, such as [`BOOKING_ID_URI`]) with `value`.
+pub fn tag_xml(uri: &str, value: &str) -> String {
     format!(
-        "<t:ExtendedProperty>{BOOKING_ID_URI}{}</t:ExtendedProperty>",
-        leaf("Value", booking_id)
+        "<t:ExtendedProperty>{uri}{}</t:ExtendedProperty>",
+        leaf("Value", value)
     )
 }
 
@@ -867,12 +873,20 @@ pub fn booking_id_xml(booking_id: &str) -> String {
 /// empty, Recurrence, StartTimeZone and EndTimeZone (when the booking names a
 /// zone).
 pub fn create_xml(fields: &BookingFields, booking_id: &str, uid: &str) -> String {
+    create_xml_tagged(fields, BOOKING_ID_URI, booking_id, uid)
+}
+
+/// [`create_xml`] with the item tagged by the extended property `tag_uri`
+/// (a `t:ExtendedFieldURI` element) instead of `RoomsBookingId`: the sync
+/// test's items carry a tag of their own, which the sync never takes for a
+/// booking's.
+pub fn create_xml_tagged(fields: &BookingFields, tag_uri: &str, tag: &str, uid: &str) -> String {
     let mut xml = String::from("<t:CalendarItem>");
     for property in properties(fields) {
         if property.uri == "calendar:Start" {
             // ExtendedProperty ends the ItemType sequence; UID begins the
             // CalendarItemType one.
-            xml.push_str(&booking_id_xml(booking_id));
+            xml.push_str(&tag_xml(tag_uri, tag));
             if !uid.is_empty() {
                 xml.push_str(&leaf("UID", uid));
             }

@@ -42,12 +42,22 @@ pub fn request_body(
     uid: &str,
     send_invitations: &str,
 ) -> String {
+    wrap(
+        addressing,
+        mailbox,
+        &calendar_item::create_xml(fields, booking_id, uid),
+        send_invitations,
+    )
+}
+
+/// The `m:CreateItem` element that saves the `t:CalendarItem` `item` in the
+/// calendar of `mailbox`.
+fn wrap(addressing: Addressing, mailbox: &str, item: &str, send_invitations: &str) -> String {
     format!(
         "<m:CreateItem SendMeetingInvitations=\"{}\"><m:SavedItemFolderId>{}</m:SavedItemFolderId>\
-         <m:Items>{}</m:Items></m:CreateItem>",
+         <m:Items>{item}</m:Items></m:CreateItem>",
         escape(send_invitations),
         addressing.distinguished_folder_id("calendar", mailbox),
-        calendar_item::create_xml(fields, booking_id, uid)
     )
 }
 
@@ -73,7 +83,37 @@ pub fn create(
         uid,
         send_invitations,
     );
-    let response = client.call(platform, mailbox, &body)?;
+    send(client, platform, mailbox, &body)
+}
+
+/// Creates an item for `fields` in `mailbox`'s calendar tagged with the
+/// extended property `tag_uri` (a `t:ExtendedFieldURI` element) set to `tag`
+/// instead of a booking id, with a new `UID`; returns its
+/// `(ItemId, ChangeKey)`. The sync test's items are made this way.
+pub fn create_tagged(
+    client: &EwsClient<'_>,
+    platform: &mut dyn Platform,
+    mailbox: &str,
+    fields: &BookingFields,
+    (tag_uri, tag): (&str, &str),
+    send_invitations: &str,
+) -> Result<(String, String), Error> {
+    let body = wrap(
+        client.access().addressing(),
+        mailbox,
+        &calendar_item::create_xml_tagged(fields, tag_uri, tag, ""),
+        send_invitations,
+    );
+    send(client, platform, mailbox, &body)
+}
+
+fn send(
+    client: &EwsClient<'_>,
+    platform: &mut dyn Platform,
+    mailbox: &str,
+    body: &str,
+) -> Result<(String, String), Error> {
+    let response = client.call(platform, mailbox, body)?;
     let message = messages(response, NAME, mailbox, 1)?.remove(0);
     check_message(&message, mailbox, client.access())?;
     written_item_id(&message).map_err(|e| unusable_answer(NAME, mailbox, &e))

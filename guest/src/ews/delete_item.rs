@@ -1,7 +1,8 @@
 //! The EWS `DeleteItem` operation for one calendar item or one occurrence.
 //!
 //! `DeleteType="MoveToDeletedItems"` keeps a deleted meeting recoverable in
-//! Outlook. `SendMeetingCancellations` is the caller's
+//! Outlook; [`hard_delete`] (`HardDelete`, no cancellations) removes the sync
+//! test's own items for good. `SendMeetingCancellations` is the caller's
 //! (`SendToAllAndSaveCopy` cancels an organizer's meeting with its attendees
 //! and rooms; `SendToNone` removes an item from a room's calendar quietly).
 //! Deleting an occurrence id (from `ModifiedOccurrences` or
@@ -32,8 +33,12 @@ pub const ALREADY_GONE: &[&str] = &[
 
 /// The `m:DeleteItem` element for one item id.
 pub fn request_body(item_id: &str, send_cancellations: &str) -> String {
+    typed_request_body("MoveToDeletedItems", item_id, send_cancellations)
+}
+
+fn typed_request_body(delete_type: &str, item_id: &str, send_cancellations: &str) -> String {
     format!(
-        "<m:DeleteItem DeleteType=\"MoveToDeletedItems\" SendMeetingCancellations=\"{}\">\
+        "<m:DeleteItem DeleteType=\"{delete_type}\" SendMeetingCancellations=\"{}\">\
          <m:ItemIds>{}</m:ItemIds></m:DeleteItem>",
         escape(send_cancellations),
         item_id_xml(item_id, None)
@@ -48,11 +53,30 @@ pub fn delete(
     item_id: &str,
     send_cancellations: &str,
 ) -> Result<(), Error> {
-    let response = client.call(
-        platform,
-        mailbox,
-        &request_body(item_id, send_cancellations),
-    )?;
+    let body = request_body(item_id, send_cancellations);
+    send(client, platform, mailbox, &body)
+}
+
+/// Deletes the item `item_id` of `mailbox` for good (`HardDelete`: not kept
+/// in Deleted Items) without telling anyone (`SendToNone`); a gone item is
+/// no error. For the sync test's own items, which must leave nothing behind.
+pub fn hard_delete(
+    client: &EwsClient<'_>,
+    platform: &mut dyn Platform,
+    mailbox: &str,
+    item_id: &str,
+) -> Result<(), Error> {
+    let body = typed_request_body("HardDelete", item_id, "SendToNone");
+    send(client, platform, mailbox, &body)
+}
+
+fn send(
+    client: &EwsClient<'_>,
+    platform: &mut dyn Platform,
+    mailbox: &str,
+    body: &str,
+) -> Result<(), Error> {
+    let response = client.call(platform, mailbox, body)?;
     let message = messages(response, NAME, mailbox, 1)?.remove(0);
     if ALREADY_GONE.contains(&message.code.as_str()) {
         platform.log(

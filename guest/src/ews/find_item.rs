@@ -46,15 +46,27 @@ pub const VIEW_PAGE: u32 = 200;
 /// The `m:FindItem` element that looks for the tag `booking_id` in the
 /// calendar of `mailbox`, oldest first.
 pub fn tag_request_body(addressing: Addressing, mailbox: &str, booking_id: &str) -> String {
+    tagged_request_body(addressing, mailbox, BOOKING_ID_URI, booking_id)
+}
+
+/// The `m:FindItem` element that looks for the extended property `tag_uri`
+/// (a `t:ExtendedFieldURI` element) equal to `value` in the calendar of
+/// `mailbox`, oldest first.
+pub fn tagged_request_body(
+    addressing: Addressing,
+    mailbox: &str,
+    tag_uri: &str,
+    value: &str,
+) -> String {
     format!(
         "<m:FindItem Traversal=\"Shallow\"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape>\
          </m:ItemShape><m:IndexedPageItemView MaxEntriesReturned=\"{TAG_PAGE}\" Offset=\"0\" \
-         BasePoint=\"Beginning\"/><m:Restriction><t:IsEqualTo>{BOOKING_ID_URI}\
+         BasePoint=\"Beginning\"/><m:Restriction><t:IsEqualTo>{tag_uri}\
          <t:FieldURIOrConstant><t:Constant Value=\"{}\"/></t:FieldURIOrConstant></t:IsEqualTo>\
          </m:Restriction><m:SortOrder><t:FieldOrder Order=\"Ascending\"><t:FieldURI \
          FieldURI=\"item:DateTimeCreated\"/></t:FieldOrder></m:SortOrder><m:ParentFolderIds>{}\
          </m:ParentFolderIds></m:FindItem>",
-        xml_text(booking_id),
+        xml_text(value),
         addressing.distinguished_folder_id("calendar", mailbox)
     )
 }
@@ -183,6 +195,31 @@ pub fn find_by_booking_id(
     };
     let (id, change_key) = item_id(first).map_err(unusable)?;
     Ok(Some((id, change_key.unwrap_or_default())))
+}
+
+/// The `(ItemId, ChangeKey)` of every item (at most [`TAG_PAGE`], oldest
+/// first) of `mailbox`'s calendar whose extended property `tag_uri` (a
+/// `t:ExtendedFieldURI` element) is `value`; items the caller may not see
+/// (private items, for a delegate without `CanViewPrivateItems`) are not
+/// listed.
+pub fn find_all_tagged(
+    client: &EwsClient<'_>,
+    platform: &mut dyn Platform,
+    mailbox: &str,
+    tag_uri: &str,
+    value: &str,
+) -> Result<Vec<(String, String)>, Error> {
+    let body = tagged_request_body(client.access().addressing(), mailbox, tag_uri, value);
+    let message = single_success(client, platform, mailbox, &body)?;
+    let unusable = |e: String| unusable_answer(NAME, mailbox, &e);
+    found_items(&message)
+        .map_err(unusable)?
+        .into_iter()
+        .map(|item| {
+            let (id, change_key) = item_id(item).map_err(unusable)?;
+            Ok((id, change_key.unwrap_or_default()))
+        })
+        .collect()
 }
 
 /// The `(ItemId, ChangeKey)` of the occurrence of series `uid` in `mailbox`'s

@@ -40,6 +40,7 @@ pub mod find_item;
 pub mod get_events;
 pub mod get_folder;
 pub mod get_item;
+pub mod resolve_names;
 pub mod response;
 pub mod send_notification;
 pub mod soap;

@@ -352,12 +352,7 @@ impl Transport for EwsTransport<'_> {
         {
             return Ok(None);
         }
-        Ok(Some(format!(
-            "Give the service user CanViewPrivateItems on the calendar (Exchange Online \
-             PowerShell): Set-MailboxFolderPermission -Identity {mailbox}:\\Calendar -User {user} \
-             -AccessRights Editor -SharingPermissionFlags Delegate,CanViewPrivateItems. Folder \
-             permissions can take a while to apply."
-        )))
+        Ok(Some(crate::error::private_items_fix(mailbox, user)))
     }
 
     fn requests(&self) -> u32 {

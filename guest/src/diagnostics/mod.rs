@@ -1,37 +1,61 @@
-//! The sync test of one person ("Sync testen" in ROOMS): an ordered list of
-//! checks, each green or red with a message and, when red, the fix.
+//! The sync test of one person ("Synchronisationstest" in ROOMS): an ordered
+//! list of checks, each green or red with a message and, when red, the fix
+//! with the tenant's real names and how long the change takes to apply.
 //!
-//! 1. `sign-in`: the settings are valid and Entra ID issues (or the cache
-//!    holds) a token for the person's EWS endpoint.
-//! 2. `calendar-access`: `GetFolder` of the person's calendar succeeds and the
-//!    effective rights on it suffice for two-way sync (see [`APP_ONLY_RIGHTS`]
-//!    and [`DELEGATED_RIGHTS`]).
+//! The checks, in the order they are reported:
 //!
-//! A check after a red one is red with "not run". [`check_person`] fails as a
-//! whole only when no check can start: an unknown person, or a settings store
-//! that cannot be read.
+//! 1. `configuration` ([`configuration`]): the settings are valid, the
+//!    person's SyncMode and Sync-URL are usable, and the person's address is
+//!    the primary SMTP address of a mailbox (`ResolveNames`).
+//! 2. `sign-in` ([`sign_in`]): Entra ID issues (or the cache holds) a token
+//!    for the person's EWS endpoint.
+//! 3. `calendar-access` ([`calendar_access`]): `GetFolder` of the person's
+//!    calendar succeeds with the rights two-way sync needs; for a delegate
+//!    also the `Drafts` folder is visible.
+//! 4. `write` ([`write`]): a tagged test item is created, updated and
+//!    deleted (for a delegate also a private one, read back), leaving
+//!    nothing behind.
+//!
+//! Resolving the address needs a token, so the checks run in this order:
+//! the settings and the person (no network), then the sign-in, then the
+//! address; the address's result is reported under `configuration`, which
+//! stays first. A red settings check stops everything; a red sign-in leaves
+//! `configuration` green with the note that the address was not checked
+//! yet; a red address leaves `sign-in` green (it ran) and the later checks
+//! not run. A check after a red one is red with "not run: <which check>
+//! failed". [`check_person`] fails as a whole only when no check can start:
+//! an unknown person, or a settings store that cannot be read.
+
+pub mod calendar_access;
+pub mod configuration;
+pub mod sign_in;
+pub mod write;
+
+pub use calendar_access::{APP_ONLY_RIGHTS, DELEGATED_RIGHTS, evaluate_calendar};
 
 use crate::config::RawSettings;
 use crate::error::Error;
-use crate::ews::get_folder::{self, Folder, Right};
-use crate::ews::{self, Access, EwsClient};
 use crate::platform::{Level, Person, Platform};
 use crate::safe_text;
 use crate::session::Target;
 
+/// Name of the configuration check.
+pub const CONFIGURATION: &str = "configuration";
 /// Name of the sign-in check.
 pub const SIGN_IN: &str = "sign-in";
 /// Name of the calendar check.
 pub const CALENDAR_ACCESS: &str = "calendar-access";
+/// Name of the write check.
+pub const WRITE: &str = "write";
 
 /// One step of the sync test.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Check {
-    /// [`SIGN_IN`] or [`CALENDAR_ACCESS`].
+    /// [`CONFIGURATION`], [`SIGN_IN`], [`CALENDAR_ACCESS`] or [`WRITE`].
     pub name: &'static str,
     /// Green (true) or red (false).
     pub ok: bool,
-    /// What was found, one sentence.
+    /// What was found, one sentence (or a few).
     pub message: String,
     /// What to change; `None` when green.
     pub fix: Option<String>,
@@ -40,7 +64,8 @@ pub struct Check {
 }
 
 impl Check {
-    fn green(name: &'static str, message: String) -> Self {
+    /// A green check.
+    pub fn green(name: &'static str, message: String) -> Self {
         Self {
             name,
             ok: true,
@@ -50,13 +75,23 @@ impl Check {
         }
     }
 
-    fn red(name: &'static str, error: Error) -> Self {
+    /// A red check whose message and fix are the error's.
+    pub fn red(name: &'static str, error: Error) -> Self {
         Self {
             name,
             ok: false,
             message: error.message(),
             fix: Some(error.fix()),
             cause: Some(error),
+        }
+    }
+
+    /// A red check with its own message (the error's fix stays): for a
+    /// cause the error's message would describe too generally.
+    pub fn red_saying(name: &'static str, message: String, error: Error) -> Self {
+        Self {
+            message,
+            ..Self::red(name, error)
         }
     }
 
@@ -73,35 +108,17 @@ impl Check {
         }
     }
 
-    fn not_run(name: &'static str, reason: &str) -> Self {
+    /// A check that did not run because `failed` (a check's name) is red.
+    pub fn not_run(name: &'static str, failed: &str) -> Self {
         Self {
             name,
             ok: false,
-            message: format!("not run: {reason}"),
+            message: format!("not run: {failed} failed"),
             fix: None,
             cause: None,
         }
     }
 }
-
-/// The folder rights two-way sync needs with app-only access: impersonation
-/// acts as the mailbox owner, who holds all of them.
-pub const APP_ONLY_RIGHTS: [Right; 4] = [
-    Right::Read,
-    Right::CreateContents,
-    Right::Modify,
-    Right::Delete,
-];
-
-/// The folder rights two-way sync needs with delegated access.
-///
-/// A folder's `Modify` and `Delete` are rights on the folder itself (folder
-/// owner), which the documented delegate setup (`Editor` with
-/// `Delegate,CanViewPrivateItems`) does not grant; editing and deleting items
-/// (`EditAllItems`, `DeleteAllItems`) does not show in folder rights. So the
-/// check asks for what does show: reading, creating items, private items.
-pub const DELEGATED_RIGHTS: [Right; 3] =
-    [Right::Read, Right::CreateContents, Right::ViewPrivateItems];
 
 /// Runs the sync test of the person with address `email`.
 pub fn check_person(platform: &mut dyn Platform, email: &str) -> Result<Vec<Check>, Error> {
@@ -117,122 +134,56 @@ pub fn check_person(platform: &mut dyn Platform, email: &str) -> Result<Vec<Chec
 pub fn check(platform: &mut dyn Platform, person: &Person) -> Result<Vec<Check>, Error> {
     platform.log(Level::Info, &format!("sync test of {}", person.email));
     let raw = RawSettings::read(platform)?;
-
-    let prepared = Target::prepare(&raw, person);
-    let sign_in = match &prepared {
-        Err(error) => Check::red(SIGN_IN, error.clone()),
-        Ok(target) => match target.tokens.token(platform) {
-            Ok(token) => {
-                let minutes = token.expires_at.saturating_sub(platform.now_unix()) / 60;
-                Check::green(
-                    SIGN_IN,
-                    format!(
-                        "Signed in to Entra ID tenant {} as {} for {}; the token is valid for \
-                         another {minutes} minutes{}.",
-                        target.settings.tenant_id,
-                        target.tokens.context().describe(),
-                        target.tokens.context().resource,
-                        if token.reused {
-                            " (from the token cache)"
-                        } else {
-                            ""
-                        }
-                    ),
-                )
-            }
-            Err(error) => Check::red(SIGN_IN, error),
-        },
-    };
-    let calendar = match (&prepared, sign_in.ok) {
-        (Ok(target), true) => calendar_access(platform, target, &person.email),
-        _ => Check::not_run(CALENDAR_ACCESS, "sign-in failed"),
-    };
+    let checks = run(platform, &raw, person);
     // The results go back to the host, which shows them; the log only
     // records them, so a red check is not also a warning on stderr.
-    for check in [&sign_in, &calendar] {
+    for check in &checks {
         platform.log(Level::Info, &format!("{}: {}", check.name, check.message));
     }
-    Ok(vec![sign_in, calendar])
+    Ok(checks)
 }
 
-fn calendar_access(platform: &mut dyn Platform, target: &Target, mailbox: &str) -> Check {
-    let access = Access::from_settings(&target.settings);
-    let client = EwsClient::new(target.url.clone(), &target.tokens, access.clone());
-    let body = get_folder::request_body(access.addressing(), "calendar", mailbox);
-    let result = client.call(platform, mailbox, &body).and_then(|response| {
-        let message = get_folder::single_message(response).map_err(|e| unreadable(&e))?;
-        ews::check_message(&message, mailbox, &access)?;
-        get_folder::parse_folder(&message).map_err(|e| unreadable(&e))
-    });
-    match result {
-        Ok(folder) => evaluate_calendar(&folder, &access, mailbox),
-        Err(error) => Check::red(CALENDAR_ACCESS, error),
+fn run(platform: &mut dyn Platform, raw: &RawSettings, person: &Person) -> Vec<Check> {
+    let target = match Target::prepare(raw, person) {
+        Ok(target) => target,
+        Err(error) => {
+            return vec![
+                Check::red(CONFIGURATION, error),
+                Check::not_run(SIGN_IN, CONFIGURATION),
+                Check::not_run(CALENDAR_ACCESS, CONFIGURATION),
+                Check::not_run(WRITE, CONFIGURATION),
+            ];
+        }
+    };
+    let sign_in = sign_in::check(platform, &target);
+    if !sign_in.ok {
+        return vec![
+            configuration::unresolved(&target, person),
+            sign_in,
+            Check::not_run(CALENDAR_ACCESS, SIGN_IN),
+            Check::not_run(WRITE, SIGN_IN),
+        ];
     }
-}
-
-/// The calendar check for a folder `GetFolder` returned: green when the
-/// effective rights suffice for two-way sync with this access.
-pub fn evaluate_calendar(folder: &Folder, access: &Access, mailbox: &str) -> Check {
-    // The display name comes from the server: quoted wherever it is shown.
-    let display_name = safe_text::quote(&folder.display_name);
-    let Some(rights) = folder.rights else {
-        return Check::red(
-            CALENDAR_ACCESS,
-            Error::protocol(
-                format!(
-                    "Exchange returned the calendar '{display_name}' of {mailbox} without its \
-                     effective rights."
-                ),
-                "Check that the person's sync-url points to Exchange Online; try again later.",
-            ),
-        );
-    };
-    let needed: &[Right] = match access {
-        Access::AppOnly { .. } => &APP_ONLY_RIGHTS,
-        Access::Delegated { .. } => &DELEGATED_RIGHTS,
-    };
-    let names = |rights: &[Right]| {
-        rights
-            .iter()
-            .map(|r| r.name())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let missing = rights.missing(needed);
-    if missing.is_empty() {
-        return Check::green(
-            CALENDAR_ACCESS,
-            format!(
-                "The calendar '{display_name}' of {mailbox} is reachable with the rights two-way \
-                 sync needs ({}).",
-                names(needed)
-            ),
-        );
+    let configuration = configuration::check(platform, &target, person);
+    if !configuration.ok {
+        return vec![
+            configuration,
+            sign_in,
+            Check::not_run(CALENDAR_ACCESS, CONFIGURATION),
+            Check::not_run(WRITE, CONFIGURATION),
+        ];
     }
-    let names_of =
-        |rights: &[Right]| -> Vec<String> { rights.iter().map(|r| r.name().to_owned()).collect() };
-    let has: Vec<Right> = needed.iter().copied().filter(|r| rights.has(*r)).collect();
-    Check::red(
-        CALENDAR_ACCESS,
-        Error::InsufficientRights {
-            mailbox: mailbox.to_owned(),
-            folder: display_name,
-            missing: names_of(&missing),
-            has: names_of(&has),
-            fix: access.grant_fix(mailbox),
-        },
-    )
-}
-
-fn unreadable(problem: &str) -> Error {
-    Error::protocol(
-        format!(
-            "Exchange's GetFolder answer cannot be used: {}.",
-            safe_text::quote(problem)
-        ),
-        "Check that the person's sync-url is the EWS endpoint (normally \
-         https://outlook.office365.com/EWS/Exchange.asmx); try again later.",
-    )
+    let calendar = calendar_access::check(platform, &target, &person.email);
+    if !calendar.ok {
+        return vec![
+            configuration,
+            sign_in,
+            calendar,
+            Check::not_run(WRITE, CALENDAR_ACCESS),
+        ];
+    }
+    let write = write::check(platform, &target, &person.email);
+    vec![configuration, sign_in, calendar, write]
 }
 
 #[cfg(test)]
@@ -241,7 +192,10 @@ mod tests {
     use crate::auth::TokenProvider;
     use crate::auth::token::AccessToken;
     use crate::config::keys;
-    use crate::platform::{CachedToken, ConfigReadError, ConflictBehaviour, SyncMode};
+    use crate::ews::get_folder::{self, Folder};
+    use crate::platform::{
+        CachedToken, ConfigReadError, ConflictBehaviour, HttpResponse, SyncMode,
+    };
     use crate::session::validate_address;
     use crate::testing::{TestPlatform, answer, app_only, delegated};
 
@@ -295,26 +249,29 @@ mod tests {
     }
 
     #[test]
-    fn a_bad_setting_makes_sign_in_red_and_skips_calendar_access() {
+    fn a_bad_setting_makes_configuration_red_and_skips_the_rest() {
         let mut platform = platform();
         platform.config.remove(keys::APP_ID);
         let checks = check_person(&mut platform, "room1@contoso.com").unwrap();
-        assert_eq!(checks.len(), 2);
-        assert_eq!(checks[0].name, "sign-in");
+        let names: Vec<&str> = checks.iter().map(|c| c.name).collect();
+        assert_eq!(
+            names,
+            ["configuration", "sign-in", "calendar-access", "write"]
+        );
         assert!(!checks[0].ok);
         assert_eq!(checks[0].message, "ExchangeAppId is not set.");
+        let fix = checks[0].fix.as_deref().unwrap();
+        assert!(fix.contains("Application (client) ID"), "{fix}");
         assert!(
-            checks[0]
-                .fix
-                .as_deref()
-                .unwrap()
-                .contains("Application (client) ID")
+            fix.ends_with("The change applies at the next check."),
+            "{fix}"
         );
         assert!(matches!(checks[0].cause, Some(Error::Configuration(_))));
-        assert_eq!(checks[1].name, "calendar-access");
-        assert!(!checks[1].ok);
-        assert_eq!(checks[1].message, "not run: sign-in failed");
-        assert_eq!(checks[1].cause, None);
+        for later in &checks[1..] {
+            assert!(!later.ok);
+            assert_eq!(later.message, "not run: configuration failed");
+            assert_eq!((&later.fix, &later.cause), (&None, &None));
+        }
         assert!(platform.requests.is_empty());
     }
 
@@ -345,9 +302,20 @@ mod tests {
             body.contains("scope=https%3A%2F%2F127.0.0.1%3A8765%2F.default"),
             "{body}"
         );
-        assert!(!checks[0].ok);
-        assert!(matches!(checks[0].cause, Some(Error::Transport(_))));
-        assert_eq!(checks[1].message, "not run: sign-in failed");
+        // The settings are valid; the address waits for a sign-in.
+        assert!(checks[0].ok, "{:?}", checks[0]);
+        assert!(
+            checks[0].message.ends_with(
+                "Whether room1@contoso.com is the primary SMTP address of its mailbox is checked \
+                 once the sign-in works."
+            ),
+            "{}",
+            checks[0].message
+        );
+        assert!(!checks[1].ok);
+        assert!(matches!(checks[1].cause, Some(Error::Transport(_))));
+        assert_eq!(checks[2].message, "not run: sign-in failed");
+        assert_eq!(checks[3].message, "not run: sign-in failed");
     }
 
     #[test]
@@ -364,16 +332,33 @@ mod tests {
                 refresh_token: None,
             },
         );
+        platform
+            .answers
+            .push_back(resolved("room1@contoso.com", "Room 1", "Mailbox"));
         let checks = check_person(&mut platform, "ROOM1@contoso.com").unwrap();
-        assert!(checks[0].ok, "{:?}", checks[0]);
+        assert!(checks[1].ok, "{:?}", checks[1]);
         assert!(
-            checks[0]
+            checks[1]
                 .message
                 .contains("valid for another 50 minutes (from the token cache)")
         );
-        assert_eq!(checks[0].fix, None);
+        assert_eq!(checks[1].fix, None);
+        assert!(checks[0].ok, "{:?}", checks[0]);
+        assert!(
+            checks[0].message.ends_with(
+                "room1@contoso.com is the primary SMTP address of the mailbox 'Room 1'."
+            ),
+            "{}",
+            checks[0].message
+        );
+        // ResolveNames impersonates by any proxy address.
+        let resolve = String::from_utf8(platform.requests[0].body.clone()).unwrap();
+        assert!(
+            resolve.contains("<t:SmtpAddress>room1@contoso.com</t:SmtpAddress>"),
+            "{resolve}"
+        );
         // The GetFolder request went out for the person's stored address.
-        let request = &platform.requests[0];
+        let request = &platform.requests[1];
         assert_eq!(
             request.url,
             "https://outlook.office365.com/EWS/Exchange.asmx"
@@ -381,14 +366,26 @@ mod tests {
         assert_eq!(request.header("x-anchormailbox"), Some("room1@contoso.com"));
         let body = String::from_utf8(request.body.clone()).unwrap();
         assert!(body.contains("<t:PrimarySmtpAddress>room1@contoso.com</t:PrimarySmtpAddress>"));
-        assert!(!checks[1].ok);
-        assert!(matches!(checks[1].cause, Some(Error::Transport(_))));
+        assert!(!checks[2].ok);
+        assert!(matches!(checks[2].cause, Some(Error::Transport(_))));
+        assert_eq!(checks[3].message, "not run: calendar-access failed");
         assert!(
             platform
                 .logged()
                 .iter()
                 .all(|l| !l.contains("cached\"") && !l.contains("Bearer"))
         );
+    }
+
+    /// A `ResolveNames` answer with one resolution.
+    fn resolved(address: &str, name: &str, kind: &str) -> HttpResponse {
+        answer(
+            200,
+            "text/xml; charset=utf-8",
+            format!(
+                r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><m:ResolveNamesResponse xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><m:ResponseMessages><m:ResolveNamesResponseMessage ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode><m:ResolutionSet TotalItemsInView="1" IncludesLastItemInRange="true"><t:Resolution><t:Mailbox><t:Name>{name}</t:Name><t:EmailAddress>{address}</t:EmailAddress><t:RoutingType>SMTP</t:RoutingType><t:MailboxType>{kind}</t:MailboxType></t:Mailbox></t:Resolution></m:ResolutionSet></m:ResolveNamesResponseMessage></m:ResponseMessages></m:ResolveNamesResponse></s:Body></s:Envelope>"#
+            ),
+        )
     }
 
     fn folder(file: &[u8]) -> Folder {
@@ -524,7 +521,8 @@ mod tests {
     const ATTACK: &str = "\x1b]0;pwned\x07\x1b[2J\n[ OK ] forged";
 
     /// [`platform`] with a valid token for Exchange Online in the cache, so
-    /// the first request is the calendar's.
+    /// the first request is the `ResolveNames` of the address (see
+    /// [`resolving`]).
     fn signed_in() -> TestPlatform {
         let mut platform = platform();
         let settings = RawSettings::read(&platform).unwrap().validate().unwrap();
@@ -537,6 +535,16 @@ mod tests {
                 refresh_token: None,
             },
         );
+        platform
+    }
+
+    /// [`signed_in`] with the address resolved, so the next request is the
+    /// calendar's.
+    fn resolving() -> TestPlatform {
+        let mut platform = signed_in();
+        platform
+            .answers
+            .push_back(resolved("room1@contoso.com", "Room 1", "Mailbox"));
         platform
     }
 
@@ -590,14 +598,14 @@ mod tests {
 
     #[test]
     fn escapes_in_a_soap_fault_never_reach_the_operator() {
-        let mut platform = signed_in();
+        let mut platform = resolving();
         platform.answers.push_back(answer(
             500,
             "text/xml; charset=utf-8",
             soap_fault("ErrorImpersonateUserDenied", ATTACK),
         ));
         let checks = shown_checks(&mut platform);
-        let calendar = &checks[1];
+        let calendar = &checks[2];
         assert!(!calendar.ok);
         assert_eq!(
             calendar.message,
@@ -614,7 +622,7 @@ mod tests {
 
     #[test]
     fn a_three_mebibyte_fault_text_becomes_one_capped_line() {
-        let mut platform = signed_in();
+        let mut platform = resolving();
         let huge = format!("{ATTACK} {}", "A".repeat(3 << 20));
         platform.answers.push_back(answer(
             500,
@@ -622,7 +630,7 @@ mod tests {
             soap_fault("ErrorSomethingNew", &huge),
         ));
         let checks = shown_checks(&mut platform);
-        let calendar = &checks[1];
+        let calendar = &checks[2];
         assert!(matches!(calendar.cause, Some(Error::Protocol { .. })));
         assert!(
             calendar.message.starts_with(
@@ -640,13 +648,13 @@ mod tests {
 
     #[test]
     fn a_hostile_code_and_message_text_are_quoted_too() {
-        let mut platform = signed_in();
+        let mut platform = resolving();
         let body = format!(
             r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><m:GetFolderResponse xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages"><m:ResponseMessages><m:GetFolderResponseMessage ResponseClass="Error"><m:MessageText>{ATTACK}</m:MessageText><m:ResponseCode>ErrorNonExistentMailbox&#x1b;[2J&#x202e;</m:ResponseCode></m:GetFolderResponseMessage></m:ResponseMessages></m:GetFolderResponse></s:Body></s:Envelope>"#
         );
         platform.answers.push_back(answer(200, "text/xml", body));
         let checks = shown_checks(&mut platform);
-        let calendar = &checks[1];
+        let calendar = &checks[2];
         // The code is not one Exchange knows, so it is not mistaken for one.
         assert!(
             matches!(calendar.cause, Some(Error::Protocol { .. })),
@@ -682,6 +690,9 @@ mod tests {
                     r#"{"token_type":"Bearer","expires_in":3599,"access_token":"t"}"#,
                 ));
             }
+            platform
+                .answers
+                .push_back(resolved("room1@contoso.com", "Room 1", "Mailbox"));
             let body = String::from_utf8(file.to_vec())
                 .unwrap()
                 .replace(
@@ -694,7 +705,7 @@ mod tests {
                 );
             platform.answers.push_back(answer(200, "text/xml", body));
             let checks = shown_checks(&mut platform);
-            let calendar = &checks[1];
+            let calendar = &checks[2];
             assert_eq!(calendar.ok, green, "{calendar:?}");
             assert!(
                 calendar.message.contains("'") && calendar.message.contains("]0;pwned [2J [ OK ]"),
@@ -732,7 +743,7 @@ mod tests {
             .answers
             .push_back(answer(400, "application/json", body.to_string()));
         let checks = shown_checks(&mut platform);
-        let sign_in = &checks[0];
+        let sign_in = &checks[1];
         assert!(!sign_in.ok);
         assert_eq!(
             sign_in.message,
@@ -763,7 +774,7 @@ mod tests {
             .answers
             .push_back(answer(200, "application/json", body));
         let checks = shown_checks(&mut platform);
-        let sign_in = &checks[0];
+        let sign_in = &checks[1];
         assert!(!sign_in.ok);
         assert!(matches!(sign_in.cause, Some(Error::Protocol { .. })));
         assert!(
@@ -782,6 +793,6 @@ mod tests {
         );
         assert!(!sign_in.message.contains("eee"));
         assert!(platform.cache.is_empty(), "nothing was cached");
-        assert_eq!(checks[1].message, "not run: sign-in failed");
+        assert_eq!(checks[2].message, "not run: sign-in failed");
     }
 }
