@@ -199,6 +199,10 @@ impl Platform for NativePlatform {
         ))
     }
 
+    fn find_subscription(&self, _id: &str) -> Option<rooms_sync_guest::platform::Subscription> {
+        None
+    }
+
     fn wait(&mut self, _mailbox: &str, _ms: u64) -> bool {
         false
     }
