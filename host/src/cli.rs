@@ -4,14 +4,14 @@
 //! rooms-sync --tenant DIR person add EMAIL --mode O365|O365Pull [--sync-url URL] [--conflict Rollback|Cancel] [--room [--sync-master]]
 //! rooms-sync --tenant DIR person list [--json]
 //! rooms-sync --tenant DIR person remove EMAIL
-//! rooms-sync --tenant DIR check [--person EMAIL] [--json]
+//! rooms-sync --tenant DIR check [--person EMAIL] [--summary] [--json]
 //! rooms-sync --tenant DIR booking list|occurrences|add|update|cancel|skip|move|conflicts|outbox|quarantine ...
 //! rooms-sync --tenant DIR run [--person EMAIL] [--json]
 //! rooms-sync serve --tenants DIR [--listen ADDR] [--public-url URL] [--log-format text|json] [--rescan-secs N]
 //! ```
 //!
-//! The `person` and `booking` commands live in [`crate::commands`]; their
-//! options and JSON shapes are documented there. `serve` is the sync service
+//! The `person`, `booking`, `run` and `check` commands live in
+//! [`crate::commands`]; their options and JSON shapes are documented there. `serve` is the sync service
 //! of every tenant under a directory ([`crate::service`]); it takes no
 //! `--tenant`, every other command needs one.
 //!
@@ -28,7 +28,6 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::calls::{self, PersonReport};
 use crate::commands;
 use crate::commands::booking::{self, BookingCommand};
 use crate::commands::person::{self, PersonCommand};
@@ -160,7 +159,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Run the sync test: sign-in and calendar access, per person.
+    /// Run the sync test of every person (or one), up to
+    /// SyncMaxConcurrentMailboxes at once; also reports the days left until
+    /// EWS in Exchange Online ends and warns about password sign-in (ROPC).
     Check {
         /// Only this person (default: all).
         #[arg(long, value_name = "EMAIL")]
@@ -168,6 +169,10 @@ enum Command {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// The tenant report: the red checks grouped by cause, each with
+        /// its fix once and its mailboxes, largest group first.
+        #[arg(long)]
+        summary: bool,
     },
     /// The sync service: every tenant directory under --tenants, push and
     /// pull subscriptions, the webhook, /healthz and /metrics. Runs until
@@ -296,18 +301,38 @@ pub async fn run(
                 (Err(e), _) | (_, Err(e)) => Err(e),
             }
         }
-        Command::Check { person, json } => {
-            check(
-                &cli,
-                &tenant,
-                person.as_deref(),
-                *json,
-                color,
-                env,
-                log,
-                output.out,
-            )
-            .await
+        Command::Check {
+            person,
+            json,
+            summary,
+        } => {
+            let progress_on = std::io::stderr().is_terminal();
+            let inputs = tenant_inputs(&cli.inputs);
+            let options = runtime_options(&cli.runtime);
+            match (inputs, options) {
+                (Ok(inputs), Ok(options)) => {
+                    let mut stderr = std::io::stderr();
+                    commands::check::run(
+                        &tenant,
+                        inputs,
+                        &options,
+                        env,
+                        log,
+                        commands::check::CheckArgs {
+                            only: person.as_deref(),
+                            json: *json,
+                            summary: *summary,
+                            color,
+                        },
+                        commands::check::CheckOutput {
+                            out: output.out,
+                            progress: if progress_on { Some(&mut stderr) } else { None },
+                        },
+                    )
+                    .await
+                }
+                (Err(e), _) | (_, Err(e)) => Err(e),
+            }
         }
         Command::Serve(_) => unreachable!("served above"),
     };
@@ -360,38 +385,6 @@ async fn serve(
     crate::service::serve(options, env, log, &mut out).await
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn check(
-    cli: &Cli,
-    tenant_dir: &std::path::Path,
-    only: Option<&str>,
-    json: bool,
-    color: bool,
-    env: Arc<dyn EnvSource + Send + Sync>,
-    log: LogSink,
-    out: &mut dyn Write,
-) -> anyhow::Result<i32> {
-    let options = runtime_options(&cli.runtime)?;
-    let (tenant, runtime) =
-        commands::run::open(tenant_dir, tenant_inputs(&cli.inputs)?, &options, env, &log)?;
-    let reports = calls::check(&tenant, &runtime, only).await?;
-    if json {
-        writeln!(out, "{}", serde_json::json!({ "persons": reports }))?;
-    } else if reports.is_empty() {
-        writeln!(
-            out,
-            "no persons to check; add one with `person add EMAIL --mode O365`"
-        )?;
-    } else {
-        print_reports(&reports, color, out)?;
-    }
-    Ok(if reports.iter().all(PersonReport::ok) {
-        EXIT_OK
-    } else {
-        EXIT_RED
-    })
-}
-
 fn tenant_inputs(args: &InputArgs) -> anyhow::Result<TenantInputs> {
     let mut secrets = SecretScope::new();
     for dir in &args.secrets_dirs {
@@ -430,36 +423,4 @@ fn runtime_options(args: &RuntimeArgs) -> anyhow::Result<RuntimeOptions> {
             },
         },
     })
-}
-
-fn print_reports(
-    reports: &[PersonReport],
-    color: bool,
-    out: &mut dyn Write,
-) -> std::io::Result<()> {
-    let (green, red, dim, reset) = if color {
-        ("\x1b[32m", "\x1b[31m", "\x1b[2m", "\x1b[0m")
-    } else {
-        ("", "", "", "")
-    };
-    let width = reports
-        .iter()
-        .flat_map(|r| r.checks.iter().map(|c| c.name.len()))
-        .max()
-        .unwrap_or(0);
-    for report in reports {
-        writeln!(out, "{}", report.email)?;
-        for check in &report.checks {
-            let mark = if check.ok {
-                format!("{green}[ OK ]{reset}")
-            } else {
-                format!("{red}[FAIL]{reset}")
-            };
-            writeln!(out, "  {mark} {:width$}  {}", check.name, check.message)?;
-            if let Some(fix) = &check.fix {
-                writeln!(out, "         {:width$}  {dim}fix:{reset} {fix}", "")?;
-            }
-        }
-    }
-    Ok(())
 }

@@ -1,7 +1,9 @@
 //! The data commands of `rooms-sync`: `person` (the persons and rooms whose
 //! calendars sync) and `booking` (the ROOMS side of bookings, and the
 //! records the sync leaves for operators). They work on the tenant's
-//! `rooms.db` only: no settings, no component, no network.
+//! `rooms.db` only: no settings, no component, no network. `run` (one sync
+//! cycle) and `check` (the sync test and the tenant report) call the
+//! component.
 //!
 //! Each module has the clap definition of its subcommands and a `run`
 //! function that [`crate::cli::run`] calls with the tenant directory and
@@ -9,5 +11,6 @@
 //! exits with 2 ([`crate::cli::EXIT_USAGE`]), and nothing has changed.
 
 pub mod booking;
+pub mod check;
 pub mod person;
 pub mod run;
