@@ -14,6 +14,9 @@
 //! - no recipient has it (or, with app-only access, it cannot be
 //!   impersonated: `ErrorNonExistentMailbox`): red, naming the address;
 //! - it belongs to a group or a contact: red;
+//! - any other failure (a tenant policy, throttling, the network) is no
+//!   configuration problem: green with a note, and `calendar-access`, which
+//!   meets the same failure, reports it;
 //! - a delegated service user without a mailbox of its own: Exchange refuses
 //!   its token with HTTP 401 and `x-ms-diagnostics` error category
 //!   `invalid_user` ("The user specified by the user-context in the token
@@ -82,7 +85,7 @@ pub fn check(platform: &mut dyn Platform, target: &Target, person: &Person) -> C
     let found = match resolve_names::resolve(platform, &target.url, &target.tokens, &access, email)
     {
         Ok(found) => found,
-        Err(error) => return refused(error, &access),
+        Err(error) => return refused(error, &access, target, person),
     };
     let own = found.iter().find(|r| r.address.eq_ignore_ascii_case(email));
     let mailboxes: Vec<&Resolution> = found.iter().filter(|r| r.is_mailbox()).collect();
@@ -180,8 +183,11 @@ pub fn change_address_fix(person: &Person, primary: &str) -> String {
     )
 }
 
-/// The check for a failed `ResolveNames`.
-fn refused(error: Error, access: &Access) -> Check {
+/// The check for a failed `ResolveNames`: red when the failure is about the
+/// address or the service user; any other failure (a tenant policy,
+/// throttling, the network) is not a configuration problem, and the
+/// `calendar-access` check, which meets it again, reports it.
+fn refused(error: Error, access: &Access, target: &Target, person: &Person) -> Check {
     if let (Access::Delegated { user, .. }, Error::AccessDenied { failure, .. }) = (access, &error)
         && failure.response_code == "HTTP 401"
         && failure.message.contains("invalid_user")
@@ -204,5 +210,17 @@ fn refused(error: Error, access: &Access) -> Check {
         );
         return Check::red_saying(CONFIGURATION, message, cause);
     }
-    Check::red(CONFIGURATION, error)
+    if matches!(error, Error::MailboxNotFound(_)) {
+        return Check::red(CONFIGURATION, error);
+    }
+    Check::green(
+        CONFIGURATION,
+        format!(
+            "{} Whether {} is the primary SMTP address of its mailbox could not be checked: {} \
+             (the calendar-access check reports the cause).",
+            describe(target, person),
+            person.email,
+            error.message().trim_end_matches('.')
+        ),
+    )
 }

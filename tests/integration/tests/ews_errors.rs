@@ -1,7 +1,9 @@
 //! What Exchange refuses after a successful sign-in reaches the operator as a
-//! red `calendar-access` check with the cause and the fix: unknown or alias
-//! addresses, tenant policies (HTTP 403 with an empty body), missing
-//! permissions, throttling and broken answers.
+//! red check with the cause and the fix: unknown or alias addresses and a
+//! service user without a mailbox as `configuration` (the address is
+//! resolved first), tenant policies (HTTP 403 with an empty body), missing
+//! permissions, throttling and broken answers as `calendar-access` (faults
+//! are injected into its `GetFolder`).
 
 use exo_emulator::seed::{AccessPolicy, FolderName, PermissionFlag, PolicyAccess};
 use exo_emulator::{ErrorShape, FaultAction, FaultSpec};
@@ -10,11 +12,26 @@ use rooms_sync_integration::{Mode, SECRET_APP, TENANT_ID, TenantDir, World, asse
 /// Runs the sync test of `who` and returns its calendar check's message and
 /// fix after checking that sign-in was green and the run red.
 async fn red_calendar(world: &World, tenant: &TenantDir, who: &str) -> (String, String) {
+    red_check(world, tenant, who, "calendar-access").await
+}
+
+/// A fault of the calendar check's `GetFolder` (the address is resolved
+/// before it, with `ResolveNames`).
+fn on_get_folder(action: FaultAction) -> FaultSpec {
+    FaultSpec {
+        operation: Some("GetFolder".into()),
+        ..FaultSpec::ews(action)
+    }
+}
+
+/// Runs the sync test of `who` and returns the message and fix of its red
+/// check `name` after checking that sign-in was green and the run red.
+async fn red_check(world: &World, tenant: &TenantDir, who: &str, name: &str) -> (String, String) {
     tenant.add_person(world, who).await;
     let run = tenant.check(Some(who)).await;
     assert_eq!(run.code, 1, "{run:?}");
     assert_eq!(run.check(who, "sign-in")["ok"], true, "{run:?}");
-    let check = run.check(who, "calendar-access");
+    let check = run.check(who, name);
     assert_eq!(check["ok"], false, "{check}");
     (
         check["message"].as_str().unwrap().to_string(),
@@ -37,14 +54,25 @@ const BLOCK_CAUSES: [&str; 4] = [
 async fn an_alias_or_unknown_address_asks_for_the_primary_smtp_address() {
     let world = World::start().await;
     let tenant = world.tenant("alias", Mode::Secret, &[]);
-    for who in ["berlin@contoso.com", "nobody@contoso.com"] {
-        let (message, fix) = red_calendar(&world, &tenant, who).await;
-        assert_has(&message, &["ErrorNonExistentMailbox", who]);
-        assert_has(
-            &fix,
-            &["PRIMARY SMTP address", &format!("Get-Mailbox {who}")],
-        );
-    }
+    let (message, fix) = red_check(&world, &tenant, "berlin@contoso.com", "configuration").await;
+    assert_has(
+        &message,
+        &["berlin@contoso.com is an alias", "room-berlin@contoso.com"],
+    );
+    assert_has(
+        &fix,
+        &[
+            "Change the person's address in ROOMS to room-berlin@contoso.com",
+            "person remove berlin@contoso.com",
+        ],
+    );
+    let who = "nobody@contoso.com";
+    let (message, fix) = red_check(&world, &tenant, who, "configuration").await;
+    assert_has(&message, &["ErrorNonExistentMailbox", who]);
+    assert_has(
+        &fix,
+        &["PRIMARY SMTP address", &format!("Get-Mailbox {who}")],
+    );
 }
 
 #[tokio::test]
@@ -65,6 +93,11 @@ async fn tenant_policies_are_reported_as_an_ews_block_naming_the_four_causes() {
     let (message, fix) = red_calendar(&world, &tenant, "alice@contoso.com").await;
     assert_has(&message, &["blocked by tenant policy", "403"]);
     assert_has(&fix, &BLOCK_CAUSES);
+    // An admin who has just changed a policy is told how long it takes.
+    assert_has(
+        &fix,
+        &["(1) and (2) up to an hour", "(3) and (4) up to 24 hours"],
+    );
     world.emulator.clear_policies();
 
     // EWS switched off for Bob's mailbox.
@@ -155,7 +188,7 @@ async fn throttling_is_reported_with_the_server_s_back_off() {
     for shape in [ErrorShape::ResponseMessage, ErrorShape::SoapFault] {
         world
             .emulator
-            .inject_fault(FaultSpec::ews(FaultAction::EwsError {
+            .inject_fault(on_get_folder(FaultAction::EwsError {
                 code: "ErrorServerBusy".into(),
                 message: None,
                 shape,
@@ -168,7 +201,7 @@ async fn throttling_is_reported_with_the_server_s_back_off() {
     }
     world
         .emulator
-        .inject_fault(FaultSpec::ews(FaultAction::HttpStatus {
+        .inject_fault(on_get_folder(FaultAction::HttpStatus {
             status: 503,
             retry_after: Some(120),
             body: None,
@@ -184,26 +217,26 @@ async fn broken_answers_are_refused_without_crashing() {
     let tenant = world.tenant("broken", Mode::Secret, &[]);
     world
         .emulator
-        .inject_fault(FaultSpec::ews(FaultAction::MalformedBody));
+        .inject_fault(on_get_folder(FaultAction::MalformedBody));
     let (message, _) = red_calendar(&world, &tenant, "alice@contoso.com").await;
     assert!(message.to_lowercase().contains("xml"), "{message}");
 
     world
         .emulator
-        .inject_fault(FaultSpec::ews(FaultAction::TruncatedBody));
+        .inject_fault(on_get_folder(FaultAction::TruncatedBody));
     let (_, fix) = red_calendar(&world, &tenant, "bob@contoso.com").await;
     assert!(!fix.is_empty());
 
     world
         .emulator
-        .inject_fault(FaultSpec::ews(FaultAction::ResetBefore));
+        .inject_fault(on_get_folder(FaultAction::ResetBefore));
     let (message, _) = red_calendar(&world, &tenant, "room-berlin@contoso.com").await;
     assert!(message.to_lowercase().contains("connection"), "{message}");
 
     // A redirect is never followed: the check names it instead.
     world
         .emulator
-        .inject_fault(FaultSpec::ews(FaultAction::HttpStatus {
+        .inject_fault(on_get_folder(FaultAction::HttpStatus {
             status: 302,
             retry_after: None,
             body: None,
@@ -227,7 +260,16 @@ async fn a_service_user_without_a_mailbox_is_told_it_needs_one() {
     })
     .await;
     let tenant = world.tenant("no-mailbox", Mode::Delegated, &[]);
-    let (message, fix) = red_calendar(&world, &tenant, "alice@contoso.com").await;
-    assert_has(&message, &["401", "Exchange says"]);
-    assert_has(&fix, &["ExchangeServiceUser", "mailbox of its own"]);
+    let (message, fix) = red_check(&world, &tenant, "alice@contoso.com", "configuration").await;
+    assert_has(
+        &message,
+        &["svc-rooms@contoso.com", "no Exchange Online mailbox"],
+    );
+    assert_has(
+        &fix,
+        &[
+            "Give svc-rooms@contoso.com an Exchange Online mailbox",
+            "licence",
+        ],
+    );
 }
