@@ -254,7 +254,9 @@ pub async fn serve(
             let (stop_tx, stop_rx) = watch::channel(false);
             let http = Rc::new(webhook::Http {
                 registry: registry.clone(),
-                ctx: ctx.clone(),
+                metrics: ctx.metrics.clone(),
+                log: log.clone(),
+                reply_bound: runtime.limits().call_deadline + Duration::from_secs(5),
                 limiter: RefCell::new(webhook::RateLimiter::new(
                     webhook::RATE_PER_SECOND,
                     webhook::RATE_BURST,

@@ -24,7 +24,7 @@ use crate::settings::{JSON_SETTINGS_FILE, SETTINGS_FILE};
 const MAX_SETTINGS_BYTES: u64 = 4 << 20;
 
 /// What identifies the settings of one tenant directory.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Fingerprint {
     files: Vec<FileMark>,
 }

@@ -11,9 +11,9 @@
 //! | check | answer | reason |
 //! |---|---|---|
 //! | more than [`RATE_PER_SECOND`] posts per second (burst [`RATE_BURST`]) from one peer address | 429, `Retry-After: 1` | `rate_limited` |
-//! | no running tenant of that name (also a broken one) | 404 | `unknown_tenant` |
 //! | not `POST` | 405, `Allow: POST` | `method` |
 //! | a body over [`MAX_BODY`] (by `Content-Length`, or while reading: it is never read past the cap) | 413 | `too_large` |
+//! | no running tenant of that name (also a broken one) | 404 | `unknown_tenant` |
 //! | [`WEBHOOK_QUEUE`](super::scheduler::WEBHOOK_QUEUE) posts already waiting for the tenant | 503, `Retry-After: 1` | `queue_full` |
 //!
 //! What passes is queued for the tenant's own webhook worker, one
@@ -41,6 +41,7 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::IpAddr;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -54,12 +55,13 @@ use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 
 use crate::calls::notifications::{HttpRequest, HttpResponse};
-use crate::log::Level;
+use crate::log::{Level, LogSink};
 
+use super::metrics::Metrics;
 use super::metrics::{CONTENT_TYPE, Refusal};
 use super::push::{WEBHOOK_PATH, decode_segment};
 use super::scheduler::WebhookJob;
-use super::{Context, Registry, Slot};
+use super::{Registry, Slot};
 
 /// The largest webhook body read.
 pub const MAX_BODY: u64 = 1 << 20;
@@ -120,7 +122,10 @@ impl RateLimiter {
 /// What the HTTP server needs.
 pub(crate) struct Http {
     pub registry: Rc<Registry>,
-    pub ctx: Rc<Context>,
+    pub metrics: Arc<Metrics>,
+    pub log: LogSink,
+    /// How long a post waits for the component's answer.
+    pub reply_bound: Duration,
     pub limiter: std::cell::RefCell<RateLimiter>,
 }
 
@@ -158,8 +163,7 @@ pub(crate) async fn accept_loop(
         let (stream, peer) = match accepted {
             Ok(accepted) => accepted,
             Err(e) => {
-                http.ctx
-                    .log
+                http.log
                     .write(Level::Warn, &format!("accepting a connection: {e}"));
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
@@ -196,7 +200,7 @@ impl Http {
         match path.as_str() {
             "/healthz" => self.healthz(),
             "/metrics" => {
-                let mut response = Response::new(Full::new(Bytes::from(self.ctx.metrics.encode())));
+                let mut response = Response::new(Full::new(Bytes::from(self.metrics.encode())));
                 response.headers_mut().insert(
                     header::CONTENT_TYPE,
                     header::HeaderValue::from_static(CONTENT_TYPE),
@@ -212,8 +216,8 @@ impl Http {
     }
 
     fn refuse(&self, reason: Refusal, ip: IpAddr, response: Answer) -> Answer {
-        self.ctx.metrics.refused(reason);
-        self.ctx.log.write(
+        self.metrics.refused(reason);
+        self.log.write(
             Level::Debug,
             &format!("webhook: refused a post from {ip}: {}", reason.label()),
         );
@@ -228,24 +232,6 @@ impl Http {
                 retry_after(text(StatusCode::TOO_MANY_REQUESTS, "too many requests")),
             );
         }
-        let name = rest
-            .strip_prefix('/')
-            .filter(|s| !s.is_empty() && !s.contains('/'))
-            .and_then(decode_segment);
-        let service = name.and_then(|name| match self.registry.slots.borrow().get(&name) {
-            Some(entry) => match &entry.slot {
-                Slot::Running(service) if !service.stopping() => Some(service.clone()),
-                _ => None,
-            },
-            None => None,
-        });
-        let Some(service) = service else {
-            return self.refuse(
-                Refusal::UnknownTenant,
-                ip,
-                text(StatusCode::NOT_FOUND, "unknown tenant"),
-            );
-        };
         if request.method() != Method::POST {
             let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "only POST is accepted");
             response
@@ -275,6 +261,24 @@ impl Http {
                     text(StatusCode::BAD_REQUEST, "the body could not be read"),
                 );
             }
+        };
+        let name = rest
+            .strip_prefix('/')
+            .filter(|s| !s.is_empty() && !s.contains('/'))
+            .and_then(decode_segment);
+        let service = name.and_then(|name| match self.registry.slots.borrow().get(&name) {
+            Some(entry) => match &entry.slot {
+                Slot::Running(service) if !service.stopping() => Some(service.clone()),
+                _ => None,
+            },
+            None => None,
+        });
+        let Some(service) = service else {
+            return self.refuse(
+                Refusal::UnknownTenant,
+                ip,
+                text(StatusCode::NOT_FOUND, "unknown tenant"),
+            );
         };
         let headers = parts
             .headers
@@ -306,8 +310,7 @@ impl Http {
                 retry_after(text(StatusCode::SERVICE_UNAVAILABLE, "busy; try again")),
             );
         }
-        let bound = self.ctx.runtime.limits().call_deadline + Duration::from_secs(5);
-        match tokio::time::timeout(bound, answer).await {
+        match tokio::time::timeout(self.reply_bound, answer).await {
             Ok(Ok(Some(response))) => from_component(response),
             _ => text(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -427,6 +430,144 @@ mod tests {
         let later = t0 + Duration::from_secs(60);
         assert!(limiter.allow("198.51.100.7".parse().unwrap(), later));
         assert!(limiter.buckets.len() < 10, "{}", limiter.buckets.len());
+    }
+
+    /// One request over a fresh connection; the status and the body.
+    async fn send(addr: std::net::SocketAddr, head: &str, body: &[u8]) -> (u16, String) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (mut read, mut write) = stream.split();
+        let request = format!("{head}\r\nHost: test\r\nConnection: close\r\n\r\n");
+        let sent = async {
+            // The server may answer (and close) before the body is sent.
+            let _ = write.write_all(request.as_bytes()).await;
+            let _ = write.write_all(body).await;
+        };
+        let mut answer = Vec::new();
+        let received = read.read_to_end(&mut answer);
+        let (_, received) = tokio::join!(sent, received);
+        let _ = received;
+        let text = String::from_utf8_lossy(&answer).into_owned();
+        let status = text
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no status in {text:?}"));
+        let body = text.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+        (status, body)
+    }
+
+    fn refused(text: &str, reason: &str) -> u64 {
+        let line = format!("rooms_sync_notifications_refused_total{{reason=\"{reason}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&line))
+            .map_or(0, |n| n.trim().parse().unwrap())
+    }
+
+    #[tokio::test]
+    async fn the_host_refuses_bad_posts_before_any_component_runs() {
+        let local = tokio::task::LocalSet::new();
+        local
+            .run_until(async {
+                let registry = Rc::new(Registry::default());
+                registry.slots.borrow_mut().insert(
+                    "broken".into(),
+                    super::super::Entry {
+                        fingerprint: Default::default(),
+                        slot: Slot::Broken("bad settings".into()),
+                    },
+                );
+                let metrics = Arc::new(Metrics::new());
+                let (log, lines) = LogSink::memory();
+                let http = Rc::new(Http {
+                    registry: registry.clone(),
+                    metrics: metrics.clone(),
+                    log,
+                    reply_bound: Duration::from_secs(5),
+                    limiter: std::cell::RefCell::new(RateLimiter::new(0.0001, 12.0)),
+                });
+                let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let addr = listener.local_addr().unwrap();
+                let (stop, stop_rx) = watch::channel(false);
+                let server = tokio::task::spawn_local(accept_loop(listener, http, stop_rx));
+                let hook = WEBHOOK_PATH;
+
+                let (status, _) = send(addr, &format!("GET {hook}/contoso HTTP/1.1"), b"").await;
+                assert_eq!(status, 405);
+                let (status, _) = send(
+                    addr,
+                    &format!("POST {hook}/contoso HTTP/1.1\r\nContent-Length: 2000000"),
+                    b"",
+                )
+                .await;
+                assert_eq!(status, 413, "refused by its Content-Length, unread");
+                // Chunked, over the cap: refused while reading.
+                let mut chunked = Vec::new();
+                for _ in 0..20 {
+                    chunked.extend_from_slice(format!("{:x}\r\n", 100_000).as_bytes());
+                    chunked.extend(std::iter::repeat_n(b'<', 100_000));
+                    chunked.extend_from_slice(b"\r\n");
+                }
+                chunked.extend_from_slice(b"0\r\n\r\n");
+                let (status, _) = send(
+                    addr,
+                    &format!("POST {hook}/contoso HTTP/1.1\r\nTransfer-Encoding: chunked"),
+                    &chunked,
+                )
+                .await;
+                assert_eq!(status, 413, "refused at the cap while reading");
+                for target in [
+                    format!("{hook}/nobody"),
+                    format!("{hook}/broken"),
+                    hook.to_string(),
+                    format!("{hook}/a/b"),
+                ] {
+                    let (status, body) = send(
+                        addr,
+                        &format!("POST {target} HTTP/1.1\r\nContent-Length: 4"),
+                        b"<x/>",
+                    )
+                    .await;
+                    assert_eq!((status, body.trim()), (404, "unknown tenant"), "{target}");
+                }
+                let (status, _) = send(addr, "GET /other HTTP/1.1", b"").await;
+                assert_eq!(status, 404);
+                // 7 webhook posts so far of a burst of 12 (the refill is
+                // negligible): five more pass the limiter.
+                for _ in 0..5 {
+                    let (status, _) = send(addr, &format!("GET {hook}/x HTTP/1.1"), b"").await;
+                    assert_eq!(status, 405);
+                }
+                let (status, _) = send(addr, &format!("GET {hook}/x HTTP/1.1"), b"").await;
+                assert_eq!(status, 429, "the burst is used up");
+
+                let (status, body) = send(addr, "GET /healthz HTTP/1.1", b"").await;
+                assert_eq!(status, 200);
+                let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+                assert_eq!(json["status"], "ok");
+                assert_eq!(json["tenants"][0]["name"], "broken");
+                assert_eq!(json["tenants"][0]["state"], "broken");
+                assert_eq!(json["tenants"][0]["error"], "bad settings");
+                let (status, text) = send(addr, "GET /metrics HTTP/1.1", b"").await;
+                assert_eq!(status, 200);
+                assert_eq!(refused(&text, "method"), 6);
+                assert_eq!(refused(&text, "too_large"), 2);
+                assert_eq!(refused(&text, "unknown_tenant"), 4);
+                assert_eq!(refused(&text, "rate_limited"), 1);
+                assert!(!lines.text().contains("<x/>"), "no body in the log");
+
+                registry.stopping.set(true);
+                let (status, body) = send(addr, "GET /healthz HTTP/1.1", b"").await;
+                assert_eq!(status, 503);
+                assert!(body.contains("\"stopping\""), "{body}");
+                stop.send_replace(true);
+                server.await.unwrap();
+                assert!(
+                    tokio::net::TcpStream::connect(addr).await.is_err(),
+                    "the listener is closed"
+                );
+            })
+            .await;
     }
 
     #[test]
