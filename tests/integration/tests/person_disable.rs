@@ -73,6 +73,7 @@ async fn an_operator_disables_and_enables_a_person() {
     assert_eq!(check.check("alice@contoso.com", "sign-in")["ok"], true);
     let enabled = check.check("alice@contoso.com", "sync-enabled");
     assert_eq!(enabled["ok"], false);
+    assert_eq!(enabled["code"], "sync-disabled");
     assert_eq!(
         enabled["message"],
         format!("ROOMS stopped syncing this person on {at}: mailbox moves to on-premises")
