@@ -195,14 +195,17 @@ async fn check_prints_each_check_with_reason_and_fix_and_exits_by_colour() {
     assert!(run.stdout.contains("\x1b[32m[ OK ]"), "{}", run.stdout);
     assert!(run.stdout.contains("\x1b[31m[FAIL]"), "{}", run.stdout);
 
-    // JSON has exactly the documented shape.
+    // JSON has exactly the documented shape (`code` added by the tenant
+    // report, with `ews_retirement` and `warnings` beside `persons`).
     let run = tenant.check(None).await;
     let json = run.json();
+    let keys: Vec<&String> = json.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["ews_retirement", "persons", "warnings"], "{json}");
     let person = &json["persons"][0];
     assert_eq!(person.as_object().unwrap().len(), 2, "{person}");
     for check in person["checks"].as_array().unwrap() {
         let keys: Vec<&String> = check.as_object().unwrap().keys().collect();
-        assert_eq!(keys, ["fix", "message", "name", "ok"], "{check}");
+        assert_eq!(keys, ["code", "fix", "message", "name", "ok"], "{check}");
     }
 
     // An unknown person is red with the command that adds it.
