@@ -307,9 +307,10 @@ async fn limits_turn_into_red_checks_and_the_host_keeps_running() {
     assert_has(&reports[0].checks[0].message, &["memory cap"]);
 
     // A deadline shorter than Exchange's answer: the call is interrupted.
-    world
-        .emulator
-        .inject_fault(FaultSpec::ews(FaultAction::Latency { ms: 1500 }));
+    world.emulator.inject_fault(FaultSpec {
+        operation: Some("GetFolder".into()),
+        ..FaultSpec::ews(FaultAction::Latency { ms: 1500 })
+    });
     let hasty = runtime(RunLimits {
         call_deadline: Duration::from_millis(300),
         ..RunLimits::default()
@@ -319,9 +320,10 @@ async fn limits_turn_into_red_checks_and_the_host_keeps_running() {
     assert_has(&reports[0].checks[0].message, &["deadline"]);
 
     // A first-byte timeout shorter than Exchange's answer: a transport error.
-    world
-        .emulator
-        .inject_fault(FaultSpec::ews(FaultAction::Latency { ms: 1500 }));
+    world.emulator.inject_fault(FaultSpec {
+        operation: Some("GetFolder".into()),
+        ..FaultSpec::ews(FaultAction::Latency { ms: 1500 })
+    });
     let impatient = runtime(RunLimits {
         http: HttpLimits {
             first_byte_timeout: Duration::from_millis(300),
@@ -330,7 +332,7 @@ async fn limits_turn_into_red_checks_and_the_host_keeps_running() {
         ..RunLimits::default()
     });
     let reports = calls::check(&tenant, &impatient, None).await.unwrap();
-    let calendar = &reports[0].checks[1];
+    let calendar = &reports[0].checks[2];
     assert!(!calendar.ok);
     assert_has(&calendar.message.to_lowercase(), &["time"]);
 
@@ -345,7 +347,7 @@ async fn limits_turn_into_red_checks_and_the_host_keeps_running() {
     let reports = calls::check(&tenant, &capped, None).await.unwrap();
     // The token is still cached from the calls above; Exchange's answer is
     // over the cap.
-    let calendar = &reports[0].checks[1];
+    let calendar = &reports[0].checks[2];
     assert!(!calendar.ok, "{reports:?}");
     assert_has(&calendar.message, &["size cap"]);
 
@@ -414,8 +416,8 @@ async fn tenants_in_one_process_share_neither_secrets_nor_tokens() {
     for _ in 0..2 {
         assert!(calls::check(&opened[0], &runtime, None).await.unwrap()[0].ok());
         let bad_report = &calls::check(&opened[1], &runtime, None).await.unwrap()[0];
-        assert!(!bad_report.checks[0].ok, "{bad_report:?}");
-        assert_has(&bad_report.checks[0].message, &["AADSTS7000215"]);
+        assert!(!bad_report.checks[1].ok, "{bad_report:?}");
+        assert_has(&bad_report.checks[1].message, &["AADSTS7000215"]);
     }
     assert_eq!(opened[0].tokens().len(), 1);
     assert!(opened[1].tokens().is_empty());
