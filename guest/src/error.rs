@@ -537,6 +537,90 @@ mod tests {
     }
 
     #[test]
+    fn every_admin_fix_says_how_long_it_takes_to_apply() {
+        let ews = || EwsFailure {
+            response_code: "ErrorAccessDenied".into(),
+            message: "Access is denied".into(),
+            mailbox: "room1@contoso.com".into(),
+        };
+        let delegated = crate::testing::delegated().grant_fix("room1@contoso.com");
+        let app_only = crate::testing::app_only().grant_fix("room1@contoso.com");
+        let cases = [
+            (
+                Error::AccessDenied {
+                    failure: ews(),
+                    fix: delegated,
+                },
+                vec![apply_time::FOLDER_PERMISSIONS],
+            ),
+            (
+                Error::InsufficientRights {
+                    mailbox: "room1@contoso.com".into(),
+                    folder: "Calendar".into(),
+                    missing: vec!["Modify".into()],
+                    has: vec![],
+                    fix: app_only,
+                },
+                vec![apply_time::ENTRA, apply_time::POLICIES],
+            ),
+            (
+                Error::SignIn(AuthFailure {
+                    error: "invalid_client".into(),
+                    aadsts: vec![7000215],
+                    message: "x".into(),
+                    fix: "Create a new client secret.".into(),
+                }),
+                vec![apply_time::ENTRA],
+            ),
+            (
+                Error::Certificate(CertificateError::Expired("2025-01-01".into())),
+                vec![apply_time::CERTIFICATE],
+            ),
+            (
+                Error::configuration("ExchangeAppId", "is not set", "Set it."),
+                vec![apply_time::ROOMS],
+            ),
+            (Error::MailboxNotFound(ews()), vec![apply_time::ROOMS]),
+        ];
+        for (error, times) in cases {
+            let fix = error.fix();
+            for time in times {
+                assert_eq!(fix.matches(time).count(), 1, "{time} in {fix}");
+            }
+        }
+        // The shared private-items advice says it once, also through a cause.
+        let private = private_items_fix("room1@contoso.com", "svc-rooms@contoso.com");
+        assert!(private.contains(
+            "Set-MailboxFolderPermission -Identity room1@contoso.com:\\Calendar -User \
+             svc-rooms@contoso.com -AccessRights Editor -SharingPermissionFlags \
+             Delegate,CanViewPrivateItems."
+        ));
+        let error = Error::AccessDenied {
+            failure: ews(),
+            fix: private,
+        };
+        assert_eq!(
+            error.fix().matches(apply_time::FOLDER_PERMISSIONS).count(),
+            1
+        );
+        // A policy block names each policy's time; throttling none.
+        let blocked = Error::EwsBlocked {
+            mailbox: "room1@contoso.com".into(),
+            url: "https://outlook.office365.com/EWS/Exchange.asmx".into(),
+            app_id: "11111111-2222-3333-4444-555555555555".into(),
+        }
+        .fix();
+        assert!(blocked.contains("(1) and (2) up to an hour"), "{blocked}");
+        assert!(blocked.contains("(3) and (4) up to 24 hours"), "{blocked}");
+        let throttled = Error::Throttled {
+            response_code: "ErrorServerBusy".into(),
+            retry_after_ms: 0,
+        }
+        .fix();
+        assert!(!throttled.contains("apply"), "{throttled}");
+    }
+
+    #[test]
     fn mailbox_not_found_explains_the_primary_address() {
         let error = Error::MailboxNotFound(EwsFailure {
             response_code: "ErrorNonExistentMailbox".into(),

@@ -45,15 +45,15 @@ pub fn check(platform: &mut dyn Platform, target: &Target, mailbox: &str) -> Che
     if !calendar.ok {
         return calendar;
     }
-    match drafts_visible(platform, target, mailbox, user) {
-        Ok(()) => Check::green(
+    match drafts_hidden(platform, target, mailbox, user) {
+        None => Check::green(
             CALENDAR_ACCESS,
             format!(
                 "{} The Drafts folder of {mailbox} is visible to {user}.",
                 calendar.message
             ),
         ),
-        Err(check) => check,
+        Some(check) => check,
     }
 }
 
@@ -83,12 +83,13 @@ pub fn drafts_fix(mailbox: &str, user: &str) -> String {
     )
 }
 
-fn drafts_visible(
+/// The red check when `mailbox`'s Drafts folder is not visible to `user`.
+fn drafts_hidden(
     platform: &mut dyn Platform,
     target: &Target,
     mailbox: &str,
     user: &str,
-) -> Result<(), Check> {
+) -> Option<Check> {
     let red = |why: String, cause: Error| {
         Check::red_saying(
             CALENDAR_ACCESS,
@@ -105,8 +106,8 @@ fn drafts_visible(
         fix: drafts_fix(mailbox, user),
     };
     match get_folder(platform, target, "drafts", mailbox) {
-        Ok(folder) if folder.rights.is_none_or(|r| r.has(Right::Read)) => Ok(()),
-        Ok(_) => Err(red(
+        Ok(folder) if folder.rights.is_none_or(|r| r.has(Right::Read)) => None,
+        Ok(_) => Some(red(
             "it has no FolderVisible right on it".into(),
             denied(crate::error::EwsFailure {
                 response_code: "FolderVisible".into(),
@@ -116,9 +117,9 @@ fn drafts_visible(
         )),
         Err(Error::AccessDenied { failure, .. }) => {
             let why = format!("Exchange answered {}", failure.response_code);
-            Err(red(why, denied(failure)))
+            Some(red(why, denied(failure)))
         }
-        Err(error) => Err(Check::red(CALENDAR_ACCESS, error)),
+        Err(error) => Some(Check::red(CALENDAR_ACCESS, error)),
     }
 }
 
@@ -194,4 +195,32 @@ fn unreadable(problem: &str) -> Error {
         "Check that the person's sync-url is the EWS endpoint (normally \
          https://outlook.office365.com/EWS/Exchange.asmx); try again later.",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_drafts_fix_is_the_setup_guide_line_with_the_time() {
+        let fix = drafts_fix("alice@contoso.com", "svc-rooms@contoso.com");
+        assert!(
+            fix.contains(
+                "`Add-MailboxFolderPermission -Identity \"alice@contoso.com:\\Drafts\" -User \
+                 svc-rooms@contoso.com -AccessRights FolderVisible`"
+            ),
+            "{fix}"
+        );
+        assert!(fix.ends_with(apply_time::FOLDER_PERMISSIONS), "{fix}");
+        // The fix travels as the cause's and is not repeated.
+        let error = Error::AccessDenied {
+            failure: crate::error::EwsFailure {
+                response_code: "ErrorAccessDenied".into(),
+                message: "Access is denied".into(),
+                mailbox: "alice@contoso.com".into(),
+            },
+            fix,
+        };
+        assert_eq!(error.fix().matches("sometimes take a few hours").count(), 1);
+    }
 }

@@ -224,3 +224,241 @@ fn refused(error: Error, access: &Access, target: &Target, person: &Person) -> C
         ),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::TokenProvider;
+    use crate::auth::token::AccessToken;
+    use crate::config::{RawSettings, keys};
+    use crate::platform::{CachedToken, HttpResponse};
+    use crate::testing::{TestPlatform, answer};
+
+    fn person(email: &str) -> Person {
+        Person {
+            email: email.into(),
+            sync_mode: SyncMode::O365,
+            sync_url: "https://ews.example.com/EWS/Exchange.asmx".into(),
+            conflict_behaviour: ConflictBehaviour::Cancel,
+            sync_disabled: false,
+            room: true,
+            sync_master: true,
+        }
+    }
+
+    fn setup(delegated: bool, person: &Person) -> (TestPlatform, Target) {
+        let mut platform = TestPlatform::new();
+        platform
+            .config
+            .insert(keys::TENANT_ID.into(), "contoso.onmicrosoft.com".into());
+        platform.config.insert(
+            keys::APP_ID.into(),
+            "00001111-aaaa-2222-bbbb-3333cccc4444".into(),
+        );
+        if delegated {
+            platform
+                .config
+                .insert(keys::USE_IMPERSONATION.into(), "false".into());
+            platform
+                .config
+                .insert(keys::SERVICE_USER.into(), "svc-rooms@contoso.com".into());
+            platform
+                .secrets
+                .insert(keys::SERVICE_PASSWORD.into(), "pw".into());
+        } else {
+            platform
+                .secrets
+                .insert(keys::CLIENT_SECRET.into(), "secret".into());
+        }
+        let target = Target::prepare(&RawSettings::read(&platform).unwrap(), person).unwrap();
+        let tokens = TokenProvider::new(&target.settings, &target.url.resource());
+        platform.cache.insert(
+            tokens.cache_key(),
+            CachedToken {
+                access_token: AccessToken::new("cached"),
+                expires_at: platform.now + 3000,
+                refresh_token: None,
+            },
+        );
+        (platform, target)
+    }
+
+    fn resolutions(entries: &[(&str, &str, &str)]) -> HttpResponse {
+        let class = if entries.len() > 1 {
+            r#"Warning"><m:MessageText>Multiple results were found.</m:MessageText><m:ResponseCode>ErrorNameResolutionMultipleResults</m:ResponseCode>"#
+        } else {
+            r#"Success"><m:ResponseCode>NoError</m:ResponseCode>"#
+        };
+        let set: String = entries
+            .iter()
+            .map(|(name, address, kind)| {
+                format!(
+                    "<t:Resolution><t:Mailbox><t:Name>{name}</t:Name><t:EmailAddress>{address}\
+                     </t:EmailAddress><t:MailboxType>{kind}</t:MailboxType></t:Mailbox>\
+                     </t:Resolution>"
+                )
+            })
+            .collect();
+        answer(
+            200,
+            "text/xml",
+            format!(
+                r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><m:ResolveNamesResponse xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><m:ResponseMessages><m:ResolveNamesResponseMessage ResponseClass="{class}<m:ResolutionSet TotalItemsInView="1" IncludesLastItemInRange="true">{set}</m:ResolutionSet></m:ResolveNamesResponseMessage></m:ResponseMessages></m:ResolveNamesResponse></s:Body></s:Envelope>"#
+            ),
+        )
+    }
+
+    fn run(delegated: bool, email: &str, answers: Vec<HttpResponse>) -> Check {
+        let person = person(email);
+        let (mut platform, target) = setup(delegated, &person);
+        platform.answers.extend(answers);
+        check(&mut platform, &target, &person)
+    }
+
+    #[test]
+    fn the_primary_address_is_green_and_describes_the_settings() {
+        let check = run(
+            false,
+            "room-berlin@contoso.com",
+            vec![resolutions(&[(
+                "Room Berlin",
+                "Room-Berlin@contoso.com",
+                "Mailbox",
+            )])],
+        );
+        assert!(check.ok, "{check:?}");
+        assert_eq!(
+            check.message,
+            "The settings are valid (app-only access of app 00001111-aaaa-2222-bbbb-3333cccc4444 \
+             with a client secret); room-berlin@contoso.com has SyncMode O365 (push \
+             notifications) and Sync-URL https://ews.example.com/EWS/Exchange.asmx, as a room. \
+             room-berlin@contoso.com is the primary SMTP address of the mailbox 'Room Berlin'."
+        );
+    }
+
+    #[test]
+    fn an_alias_names_the_primary_address_and_the_commands() {
+        let check = run(
+            false,
+            "berlin@contoso.com",
+            vec![resolutions(&[(
+                "Room Berlin",
+                "room-berlin@contoso.com",
+                "Mailbox",
+            )])],
+        );
+        assert!(!check.ok);
+        assert_eq!(
+            check.message,
+            "email berlin@contoso.com is an alias of the mailbox 'Room Berlin', whose primary \
+             SMTP address is room-berlin@contoso.com (EWS addresses a mailbox by its primary SMTP \
+             address)."
+        );
+        assert_eq!(
+            check.fix.as_deref(),
+            Some(
+                "Change the person's address in ROOMS to room-berlin@contoso.com (with the \
+                 rooms-sync command line: `person remove berlin@contoso.com`, then `person add \
+                 room-berlin@contoso.com --mode O365 --sync-url \
+                 https://ews.example.com/EWS/Exchange.asmx --conflict Cancel --room \
+                 --sync-master`). The change applies at the next check."
+            )
+        );
+    }
+
+    #[test]
+    fn no_mailbox_a_group_and_several_candidates_are_red() {
+        let none = answer(
+            200,
+            "text/xml",
+            &crate::testing::ews_sample!("resolvenames-error-noresults.xml")[..],
+        );
+        let check = run(true, "nobody@contoso.com", vec![none]);
+        assert!(
+            matches!(check.cause, Some(Error::MailboxNotFound(_))),
+            "{check:?}"
+        );
+        assert!(
+            check.message.contains("nobody@contoso.com"),
+            "{}",
+            check.message
+        );
+        let check = run(
+            false,
+            "all@contoso.com",
+            vec![resolutions(&[("All staff", "all@contoso.com", "PublicDL")])],
+        );
+        assert!(!check.ok);
+        assert!(
+            check
+                .message
+                .contains("which is not a mailbox (Exchange calls it PublicDL)")
+        );
+        let check = run(
+            false,
+            "b@contoso.com",
+            vec![resolutions(&[
+                ("B one", "b1@contoso.com", "Mailbox"),
+                ("B two", "b2@contoso.com", "Mailbox"),
+            ])],
+        );
+        assert!(!check.ok);
+        assert!(
+            check
+                .message
+                .contains("matches several mailboxes (b1@contoso.com, b2@contoso.com)"),
+            "{}",
+            check.message
+        );
+    }
+
+    #[test]
+    fn a_service_user_without_a_mailbox_is_told_to_license_it() {
+        let refused = || {
+            let mut a = answer(401, "text/html", "");
+            a.headers.push((
+                "x-ms-diagnostics".into(),
+                "2000001;reason=\"The user specified by the user-context in the token does not \
+                 exist.\";error_category=\"invalid_user\""
+                    .into(),
+            ));
+            a
+        };
+        let token = answer(
+            200,
+            "application/json",
+            r#"{"token_type":"Bearer","expires_in":3599,"access_token":"t"}"#,
+        );
+        let check = run(true, "alice@contoso.com", vec![refused(), token, refused()]);
+        assert!(!check.ok);
+        assert!(
+            check.message.starts_with(
+                "Exchange refused the token of the service user svc-rooms@contoso.com: it has no \
+                 Exchange Online mailbox"
+            ),
+            "{}",
+            check.message
+        );
+        let fix = check.fix.unwrap();
+        assert!(
+            fix.starts_with("Give svc-rooms@contoso.com an Exchange Online mailbox"),
+            "{fix}"
+        );
+        // Other failures are not configuration problems: noted, green.
+        let check = run(
+            false,
+            "alice@contoso.com",
+            vec![answer(403, "text/html", "")],
+        );
+        assert!(check.ok);
+        assert!(
+            check.message.ends_with(
+                "could not be checked: EWS access blocked by tenant policy: \
+                 https://ews.example.com/EWS/Exchange.asmx answered HTTP 403 with an empty body \
+                 for alice@contoso.com (the calendar-access check reports the cause)."
+            ),
+            "{}",
+            check.message
+        );
+    }
+}

@@ -44,11 +44,14 @@ pub const DURATION_S: Instant = 15 * 60;
 /// A failed step: what was being done, and why it failed.
 struct Failed {
     step: &'static str,
-    error: Error,
+    error: Box<Error>,
 }
 
 fn failed(step: &'static str) -> impl FnOnce(Error) -> Failed {
-    move |error| Failed { step, error }
+    move |error| Failed {
+        step,
+        error: Box::new(error),
+    }
 }
 
 /// The test item's fields: a full hour at least a day after `now`.
@@ -83,10 +86,7 @@ pub fn check(platform: &mut dyn Platform, target: &Target, mailbox: &str) -> Che
         Err(error) => {
             return red(
                 mailbox,
-                Failed {
-                    step: "looking for test items of an earlier sync test",
-                    error,
-                },
+                failed("looking for test items of an earlier sync test")(error),
                 "",
             );
         }
@@ -121,14 +121,11 @@ pub fn check(platform: &mut dyn Platform, target: &Target, mailbox: &str) -> Che
             if left > 0 {
                 return red(
                     mailbox,
-                    Failed {
-                        step: "removing the test items",
-                        error: Error::protocol(
-                            "the last look for test items failed".to_owned(),
-                            "Try again later; if it persists, report it with the rooms-sync \
-                             host's log.",
-                        ),
-                    },
+                    failed("removing the test items")(Error::protocol(
+                        "the last look for test items failed".to_owned(),
+                        "Try again later; if it persists, report it with the rooms-sync host's \
+                         log.",
+                    )),
                     &leftover,
                 );
             }
@@ -174,7 +171,7 @@ fn red(mailbox: &str, failure: Failed, leftover: &str) -> Check {
         failure.step,
         failure.error.message()
     );
-    Check::red_saying(WRITE, message, failure.error)
+    Check::red_saying(WRITE, message, *failure.error)
 }
 
 enum Outcome {
@@ -279,10 +276,7 @@ fn delete(
             ));
             Ok(())
         }
-        Err(_) => Err(Failed {
-            step: "deleting the test item",
-            error,
-        }),
+        Err(_) => Err(failed("deleting the test item")(error)),
     }
 }
 
@@ -298,4 +292,288 @@ fn clean_up(
         delete_item::hard_delete(client, platform, mailbox, id)?;
     }
     Ok(items.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::TokenProvider;
+    use crate::auth::token::AccessToken;
+    use crate::config::{RawSettings, keys};
+    use crate::ews::calendar_item::test_support::{names, sent_operation, soap};
+    use crate::platform::{CachedToken, ConflictBehaviour, HttpResponse, Person, SyncMode};
+    use crate::testing::{TestPlatform, ews_derived, ews_sample};
+
+    const MAILBOX: &str = "room1@contoso.com";
+
+    fn empty_find() -> HttpResponse {
+        soap(
+            r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><m:FindItemResponse xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><m:ResponseMessages><m:FindItemResponseMessage ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode><m:RootFolder IndexedPagingOffset="0" TotalItemsInView="0" IncludesLastItemInRange="true"><t:Items/></m:RootFolder></m:FindItemResponseMessage></m:ResponseMessages></m:FindItemResponse></s:Body></s:Envelope>"#,
+        )
+    }
+
+    fn one_found() -> HttpResponse {
+        soap(&ews_derived!("finditem-booking-tag-response.xml")[..])
+    }
+
+    fn created() -> HttpResponse {
+        soap(&ews_sample!("createitem-calendaritem-response.xml")[..])
+    }
+
+    fn updated() -> HttpResponse {
+        soap(&ews_sample!("updateitem-meeting-response.xml")[..])
+    }
+
+    fn deleted() -> HttpResponse {
+        soap(&ews_sample!("deleteitem-appointment-response.xml")[..])
+    }
+
+    fn error(operation: &str, code: &str) -> HttpResponse {
+        soap(format!(
+            r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><m:{operation}Response xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages"><m:ResponseMessages><m:{operation}ResponseMessage ResponseClass="Error"><m:MessageText>{code} text.</m:MessageText><m:ResponseCode>{code}</m:ResponseCode></m:{operation}ResponseMessage></m:ResponseMessages></m:{operation}Response></s:Body></s:Envelope>"#
+        ))
+    }
+
+    /// A platform signed in (token cached) with app-only or delegated
+    /// settings, and the person's target.
+    fn setup(delegated: bool) -> (TestPlatform, Target) {
+        let mut platform = TestPlatform::new();
+        platform
+            .config
+            .insert(keys::TENANT_ID.into(), "contoso.onmicrosoft.com".into());
+        platform.config.insert(
+            keys::APP_ID.into(),
+            "00001111-aaaa-2222-bbbb-3333cccc4444".into(),
+        );
+        if delegated {
+            platform
+                .config
+                .insert(keys::USE_IMPERSONATION.into(), "false".into());
+            platform
+                .config
+                .insert(keys::SERVICE_USER.into(), "svc-rooms@contoso.com".into());
+            platform
+                .secrets
+                .insert(keys::SERVICE_PASSWORD.into(), "pw".into());
+        } else {
+            platform
+                .secrets
+                .insert(keys::CLIENT_SECRET.into(), "secret".into());
+        }
+        let person = Person {
+            email: MAILBOX.into(),
+            sync_mode: SyncMode::O365Pull,
+            sync_url: String::new(),
+            conflict_behaviour: ConflictBehaviour::Rollback,
+            sync_disabled: false,
+            room: true,
+            sync_master: false,
+        };
+        let target = Target::prepare(&RawSettings::read(&platform).unwrap(), &person).unwrap();
+        let tokens = TokenProvider::new(&target.settings, "https://outlook.office365.com");
+        platform.cache.insert(
+            tokens.cache_key(),
+            CachedToken {
+                access_token: AccessToken::new("cached"),
+                expires_at: platform.now + 3000,
+                refresh_token: None,
+            },
+        );
+        (platform, target)
+    }
+
+    fn operations(platform: &TestPlatform) -> Vec<String> {
+        (0..platform.requests.len())
+            .map(|i| sent_operation(platform, i).name)
+            .collect()
+    }
+
+    #[test]
+    fn a_tagged_item_is_created_updated_and_hard_deleted_without_invitations() {
+        let (mut platform, target) = setup(false);
+        for answer in [empty_find(), created(), updated(), deleted(), empty_find()] {
+            platform.answers.push_back(answer);
+        }
+        let check = check(&mut platform, &target, MAILBOX);
+        assert!(check.ok, "{check:?}");
+        assert_eq!(
+            check.message,
+            "A test item was created, updated and deleted in the calendar of room1@contoso.com; \
+             nothing was left behind."
+        );
+        assert_eq!(
+            operations(&platform),
+            [
+                "FindItem",
+                "CreateItem",
+                "UpdateItem",
+                "DeleteItem",
+                "FindItem"
+            ]
+        );
+        let find = sent_operation(&platform, 0);
+        let equal = &find.children[2].children[0];
+        assert_eq!(
+            equal.children[0].attr("PropertyName"),
+            Some("RoomsSyncTest")
+        );
+        assert_eq!(
+            equal.children[1].children[0].attr("Value"),
+            Some("rooms-sync-test")
+        );
+        let create = sent_operation(&platform, 1);
+        assert_eq!(create.attr("SendMeetingInvitations"), Some("SendToNone"));
+        let item = &create.children[1].children[0];
+        let fields = names(item);
+        assert!(!fields.contains(&"RequiredAttendees"), "{fields:?}");
+        assert!(!fields.contains(&"Resources"), "{fields:?}");
+        let xml = String::from_utf8(platform.requests[1].body.clone()).unwrap();
+        assert!(xml.contains("PropertyName=\"RoomsSyncTest\""), "{xml}");
+        assert!(!xml.contains("RoomsBookingId"), "{xml}");
+        assert!(xml.contains("<t:Subject>ROOMS sync test – safe to delete</t:Subject>"));
+        assert!(xml.contains("<t:LegacyFreeBusyStatus>Free</t:LegacyFreeBusyStatus>"));
+        // At least a day ahead, a full hour, 15 minutes.
+        let fields = test_fields(MAILBOX, platform.now, false);
+        assert!(fields.start >= platform.now as i64 + 86_400);
+        assert_eq!(fields.start % 3600, 0);
+        assert_eq!(fields.end - fields.start, 900);
+        let update = sent_operation(&platform, 2);
+        assert_eq!(
+            update.attr("SendMeetingInvitationsOrCancellations"),
+            Some("SendToNone")
+        );
+        let delete = sent_operation(&platform, 3);
+        assert_eq!(delete.attr("DeleteType"), Some("HardDelete"));
+        assert_eq!(delete.attr("SendMeetingCancellations"), Some("SendToNone"));
+        assert_eq!(delete.children[0].children[0].attr("Id"), Some("AAAlAFV"));
+    }
+
+    #[test]
+    fn a_delete_that_fails_once_is_repeated_through_the_tag() {
+        let (mut platform, target) = setup(false);
+        for answer in [
+            one_found(),
+            deleted(),
+            created(),
+            updated(),
+            error("DeleteItem", "ErrorInternalServerTransientError"),
+            one_found(),
+            deleted(),
+            empty_find(),
+        ] {
+            platform.answers.push_back(answer);
+        }
+        let check = check(&mut platform, &target, MAILBOX);
+        assert!(check.ok, "{check:?}");
+        assert!(
+            check.message.ends_with(
+                "1 test item(s) left by an earlier, interrupted sync test were removed first. \
+                 Deleting a test item failed once (Exchange answered \
+                 ErrorInternalServerTransientError for room1@contoso.com: \
+                 ErrorInternalServerTransientError text) and succeeded when repeated."
+            ),
+            "{}",
+            check.message
+        );
+        assert_eq!(platform.requests.len(), 8);
+        assert!(platform.answers.is_empty());
+    }
+
+    #[test]
+    fn a_failed_step_is_red_and_cleaned_up() {
+        let (mut platform, target) = setup(false);
+        for answer in [
+            empty_find(),
+            created(),
+            error("UpdateItem", "ErrorAccessDenied"),
+            one_found(),
+            deleted(),
+        ] {
+            platform.answers.push_back(answer);
+        }
+        let check = check(&mut platform, &target, MAILBOX);
+        assert!(!check.ok);
+        assert!(
+            check.message.starts_with(
+                "Writing to the calendar of room1@contoso.com failed while updating the test \
+                 item: Exchange refused access"
+            ),
+            "{}",
+            check.message
+        );
+        assert!(matches!(check.cause, Some(Error::AccessDenied { .. })));
+        let fix = check.fix.unwrap();
+        assert!(fix.contains("full_access_as_app"), "{fix}");
+        assert!(fix.contains("up to an hour"), "{fix}");
+        // The cleanup found the item by its tag and deleted it.
+        assert_eq!(
+            operations(&platform),
+            [
+                "FindItem",
+                "CreateItem",
+                "UpdateItem",
+                "FindItem",
+                "DeleteItem"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_cleanup_that_fails_says_an_item_may_be_left() {
+        let (mut platform, target) = setup(false);
+        for answer in [empty_find(), error("CreateItem", "ErrorQuotaExceeded")] {
+            platform.answers.push_back(answer);
+        }
+        // No answer for the cleanup's FindItem: a transport error.
+        let check = check(&mut platform, &target, MAILBOX);
+        assert!(!check.ok);
+        assert!(
+            check
+                .message
+                .contains("failed while creating the test item")
+                && check.message.ends_with(
+                    "A test item 'ROOMS sync test – safe to delete' may be left in the calendar \
+                     of room1@contoso.com; the next sync test removes it, or delete it in \
+                     Outlook."
+                ),
+            "{}",
+            check.message
+        );
+    }
+
+    #[test]
+    fn a_private_item_the_delegate_cannot_see_is_red_with_can_view_private_items() {
+        let (mut platform, target) = setup(true);
+        for answer in [
+            empty_find(),
+            created(),
+            updated(),
+            deleted(),
+            created(),
+            empty_find(),
+            empty_find(),
+        ] {
+            platform.answers.push_back(answer);
+        }
+        let check = check(&mut platform, &target, MAILBOX);
+        assert!(!check.ok);
+        assert!(
+            check.message.starts_with(
+                "A private test item created in the calendar of room1@contoso.com is not \
+                 visible to the service user svc-rooms@contoso.com: it lacks CanViewPrivateItems"
+            ),
+            "{}",
+            check.message
+        );
+        assert_eq!(
+            check.fix.as_deref(),
+            Some(private_items_fix(MAILBOX, "svc-rooms@contoso.com").as_str())
+        );
+        let private = String::from_utf8(platform.requests[4].body.clone()).unwrap();
+        assert!(
+            private.contains("<t:Sensitivity>Private</t:Sensitivity>"),
+            "{private}"
+        );
+        assert!(private.contains("<t:EmailAddress>room1@contoso.com</t:EmailAddress>"));
+    }
 }
