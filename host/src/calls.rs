@@ -184,8 +184,8 @@ pub struct CheckProgress<'r> {
 
 /// Runs the sync test of every person of `tenant` (or of `only`) in up to
 /// `SyncMaxConcurrentMailboxes` [`TenantRun`]s at once, as [`run`] runs
-/// cycles, telling `progress` as each person finishes; the reports keep the
-/// persons' order. A trap, a missed deadline or an unreadable database row
+/// cycles (after the first person, whose sign-in the others reuse), telling
+/// `progress` as each person finishes; the reports keep the persons' order. A trap, a missed deadline or an unreadable database row
 /// becomes a red check of that person; the others still run. A sync-disabled
 /// person is tested too, and gets a red `sync-enabled` check. An unknown
 /// `only` is one red `person` check (code `unknown-person`), not an error.
@@ -219,53 +219,68 @@ pub async fn check_each(
         RefCell::new((0..total).map(|_| None).collect());
     let done = RefCell::new(0usize);
     let progress = RefCell::new(progress);
-    let worker = || async {
-        let mut run = TenantRun::new(tenant, runtime, &persons);
-        loop {
-            let next = queue.borrow_mut().next();
-            let Some((index, row)) = next else {
-                break;
-            };
-            let report = match row {
-                PersonRow::Valid(person) => {
-                    let mut report = run.check_person(&person).await;
-                    if person.sync_disabled {
-                        report.checks.push(sync_enabled_check(tenant, &person));
+    // The first worker tests one person before the others start: its
+    // sign-in fills the tenant's token cache, which the others then reuse
+    // instead of all signing in at the same moment.
+    let (warmed, warm) = tokio::sync::watch::channel(false);
+    let worker = |first: bool| {
+        let mut warm = warm.clone();
+        let (queue, results, done, progress, persons, warmed) =
+            (&queue, &results, &done, &progress, &persons, &warmed);
+        async move {
+            if !first {
+                // An error means the first worker is gone: go on.
+                let _ = warm.wait_for(|warm| *warm).await;
+            }
+            let mut run = TenantRun::new(tenant, runtime, persons);
+            loop {
+                let next = queue.borrow_mut().next();
+                let Some((index, row)) = next else {
+                    break;
+                };
+                let report = match row {
+                    PersonRow::Valid(person) => {
+                        let mut report = run.check_person(&person).await;
+                        if person.sync_disabled {
+                            report.checks.push(sync_enabled_check(tenant, &person));
+                        }
+                        report
                     }
-                    report
-                }
-                PersonRow::Unreadable { email, problem } => {
-                    tenant
-                        .log()
-                        .write(Level::Error, &format!("{email}: {problem}"));
-                    PersonReport {
-                        email: email.clone(),
-                        checks: vec![CheckReport::red(
-                            "person",
-                            "person-unreadable",
-                            problem.to_string(),
-                            format!(
-                                "remove the person (`rooms-sync --tenant {} person remove {email}`) and add it again with `person add`",
-                                tenant.dir().display()
-                            ),
-                        )],
+                    PersonRow::Unreadable { email, problem } => {
+                        tenant
+                            .log()
+                            .write(Level::Error, &format!("{email}: {problem}"));
+                        PersonReport {
+                            email: email.clone(),
+                            checks: vec![CheckReport::red(
+                                "person",
+                                "person-unreadable",
+                                problem.to_string(),
+                                format!(
+                                    "remove the person (`rooms-sync --tenant {} person remove {email}`) and add it again with `person add`",
+                                    tenant.dir().display()
+                                ),
+                            )],
+                        }
                     }
-                }
-            };
-            let finished = {
-                let mut done = done.borrow_mut();
-                *done += 1;
-                *done
-            };
-            (progress.borrow_mut())(CheckProgress {
-                done: finished,
-                total,
-                report: &report,
-            });
-            results.borrow_mut()[index] = Some(report);
+                };
+                let finished = {
+                    let mut done = done.borrow_mut();
+                    *done += 1;
+                    *done
+                };
+                (progress.borrow_mut())(CheckProgress {
+                    done: finished,
+                    total,
+                    report: &report,
+                });
+                results.borrow_mut()[index] = Some(report);
+                warmed.send_replace(true);
+            }
+            warmed.send_replace(true);
         }
     };
-    futures_util::future::join_all((0..workers).map(|_| worker())).await;
+    futures_util::future::join_all((0..workers).map(|i| worker(i == 0))).await;
     Ok(results.into_inner().into_iter().flatten().collect())
 }
 
