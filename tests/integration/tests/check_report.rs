@@ -8,7 +8,8 @@
 //!   to move to; an app-only tenant gets none;
 //! - persons are tested concurrently up to `SyncMaxConcurrentMailboxes`:
 //!   with an account limit of two connections and two workers Exchange never
-//!   answers `ErrorExceededConnectionCount`, with a limit of one it does.
+//!   answers `ErrorExceededConnectionCount`, with a limit of one it does; the
+//!   workers share one sign-in.
 
 use exo_emulator::seed::{AccessPolicy, PolicyAccess};
 use exo_emulator::{FaultAction, FaultSpec, LogFilter};
@@ -348,6 +349,15 @@ async fn connection_count_faults(limit: usize) -> (serde_json::Value, usize) {
         });
     }
     let run = dir.check(None).await;
+    // The first person's sign-in is reused by every worker.
+    let tokens = world
+        .emulator
+        .request_log(&LogFilter {
+            endpoint: Some("token".into()),
+            ..LogFilter::default()
+        })
+        .len();
+    assert_eq!(tokens, 1, "one token for all workers");
     let faults = world
         .emulator
         .request_log(&LogFilter {
