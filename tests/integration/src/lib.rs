@@ -20,6 +20,8 @@ use exo_emulator::{Emulator, RunningEmulator, Seed};
 use rooms_sync_host::cli::{Output, run};
 use rooms_sync_host::log::LogSink;
 
+pub mod service;
+
 /// The demo tenant's directory id.
 pub const TENANT_ID: &str = "3f9c2a71-8d4e-4b1a-9c6f-2e7d5a1b0c44";
 /// The app that signs in with a client secret.
