@@ -11,9 +11,10 @@
 //! ```
 //!
 //! The `person`, `booking`, `run` and `check` commands live in
-//! [`crate::commands`]; their options and JSON shapes are documented there. `serve` is the sync service
-//! of every tenant under a directory ([`crate::service`]); it takes no
-//! `--tenant`, every other command needs one.
+//! [`crate::commands`]; their options and JSON shapes are documented there.
+//! `serve` is the sync service of every tenant under a directory
+//! ([`crate::service`]); it takes no `--tenant`, every other command needs
+//! one.
 //!
 //! [`run`] is the whole program behind `main`, taking the arguments, the
 //! environment and the output streams, so tests drive it in-process and assert
