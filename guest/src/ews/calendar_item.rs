@@ -55,6 +55,15 @@ pub const BOOKING_ID_URI: &str = r#"<t:ExtendedFieldURI DistinguishedPropertySet
 /// The name of the tag property.
 pub const BOOKING_ID_NAME: &str = "RoomsBookingId";
 
+/// The extended property that tags the sync test's own test items
+/// (`rooms-sync check`, the `write` and `subscription` checks): named
+/// property `RoomsSyncTest` in `PS_PUBLIC_STRINGS`, a string. The sync
+/// asks for it with every item and ignores items that carry it.
+pub const SYNC_TEST_URI: &str = r#"<t:ExtendedFieldURI DistinguishedPropertySetId="PublicStrings" PropertyName="RoomsSyncTest" PropertyType="String"/>"#;
+
+/// The name of the sync test's tag property.
+pub const SYNC_TEST_NAME: &str = "RoomsSyncTest";
+
 /// The GUID of `PS_PUBLIC_STRINGS`, which a server may name instead of the
 /// distinguished set.
 const PUBLIC_STRINGS_GUID: &str = "00020329-0000-0000-C000-000000000046";
@@ -85,7 +94,8 @@ pub const FIELD_URIS: &[&str] = &[
     "calendar:StartTimeZone",
 ];
 
-/// `m:ItemShape` with `IdOnly`, [`FIELD_URIS`] and the tag.
+/// `m:ItemShape` with `IdOnly`, [`FIELD_URIS`], the tag and the sync
+/// test's tag ([`SYNC_TEST_URI`]).
 pub fn item_shape() -> String {
     let mut xml =
         String::from("<m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties>");
@@ -93,6 +103,7 @@ pub fn item_shape() -> String {
         xml.push_str(&format!(r#"<t:FieldURI FieldURI="{uri}"/>"#));
     }
     xml.push_str(BOOKING_ID_URI);
+    xml.push_str(SYNC_TEST_URI);
     xml.push_str("</t:AdditionalProperties></m:ItemShape>");
     xml
 }
@@ -201,6 +212,9 @@ pub struct CalendarItem {
     pub modified_ids: Vec<(Instant, String)>,
     /// The `RoomsBookingId` tag, when rooms-sync wrote the item.
     pub rooms_booking_id: Option<String>,
+    /// True when the item carries the sync test's tag `RoomsSyncTest`
+    /// ([`SYNC_TEST_URI`]): a test item of `rooms-sync check`.
+    pub sync_test: bool,
 }
 
 impl CalendarItem {
@@ -344,6 +358,7 @@ impl CalendarItem {
             recurrence,
             modified_ids,
             rooms_booking_id: booking_id(element),
+            sync_test: tagged(element, SYNC_TEST_NAME).is_some(),
         })
     }
 }
@@ -402,25 +417,31 @@ fn address(mailbox: &Element) -> Option<String> {
 }
 
 fn booking_id(element: &Element) -> Option<String> {
+    tagged(element, BOOKING_ID_NAME)
+}
+
+/// The non-empty value of the string property `name` in
+/// `PS_PUBLIC_STRINGS`, when the item has it.
+fn tagged(element: &Element, name: &str) -> Option<String> {
     element
         .children_named(&Ns::Types, "ExtendedProperty")
         .find(|p| {
             p.child(&Ns::Types, "ExtendedFieldURI")
-                .is_some_and(is_booking_id_uri)
+                .is_some_and(|uri| is_public_string_uri(uri, name))
         })
         .and_then(|p| p.child(&Ns::Types, "Value"))
         .map(|v| v.text.trim().to_owned())
         .filter(|v| !v.is_empty())
 }
 
-fn is_booking_id_uri(uri: &Element) -> bool {
+fn is_public_string_uri(uri: &Element, name: &str) -> bool {
     let public_strings = uri.attr("DistinguishedPropertySetId") == Some("PublicStrings")
         || uri.attr("PropertySetId").is_some_and(|g| {
             g.trim_matches(|c| c == '{' || c == '}')
                 .eq_ignore_ascii_case(PUBLIC_STRINGS_GUID)
         });
     public_strings
-        && uri.attr("PropertyName") == Some(BOOKING_ID_NAME)
+        && uri.attr("PropertyName") == Some(name)
         && uri.attr("PropertyType") == Some("String")
 }
 
@@ -1797,6 +1818,24 @@ mod tests {
                 .rooms_booking_id,
             None
         );
+        assert!(!item.sync_test);
+        assert!(!CalendarItem::from_element(&other_tag).unwrap().sync_test);
+    }
+
+    #[test]
+    fn the_sync_tests_tag_is_asked_for_and_marks_a_test_item() {
+        let shape = item_shape();
+        assert!(shape.contains(SYNC_TEST_URI), "{shape}");
+        assert!(shape.contains(BOOKING_ID_URI), "{shape}");
+        // The `write` check tags its items with the same property.
+        assert_eq!(SYNC_TEST_URI, crate::diagnostics::write::TAG_URI);
+        let test_item = element(
+            r#"<t:CalendarItem><t:ItemId Id="A" ChangeKey="K"/><t:Start>2026-01-05T08:00:00Z</t:Start><t:End>2026-01-05T08:15:00Z</t:End><t:ExtendedProperty><t:ExtendedFieldURI PropertySetId="{00020329-0000-0000-C000-000000000046}" PropertyName="RoomsSyncTest" PropertyType="String"/><t:Value>rooms-sync-test</t:Value></t:ExtendedProperty></t:CalendarItem>"#,
+        );
+        let item = CalendarItem::from_element(&test_item).unwrap();
+        assert!(item.sync_test);
+        // It is no booking's tag.
+        assert_eq!(item.rooms_booking_id, None);
     }
 
     fn updates(xml: &str) -> Vec<(String, String, Vec<String>)> {

@@ -1,6 +1,7 @@
 //! The EWS `GetItem` operation for a batch of calendar items, with every
-//! synced property ([`calendar_item::FIELD_URIS`] and the `RoomsBookingId`
-//! tag).
+//! synced property ([`calendar_item::FIELD_URIS`], the `RoomsBookingId`
+//! tag and the sync test's `RoomsSyncTest` tag, so the sync can ignore the
+//! test items of `rooms-sync check`).
 //!
 //! Exchange answers one response message per id, and a batch partly
 //! succeeds: each id gets its own [`ItemResult`], either the parsed
@@ -170,9 +171,10 @@ mod tests {
         assert_eq!(sent, ["A&1", "B\"2"]);
         let shape = &op.children[0];
         assert_eq!(shape.children[0].text, "IdOnly");
+        // The fields, the booking's tag and the sync test's tag.
         assert_eq!(
             shape.children[1].children.len(),
-            calendar_item::FIELD_URIS.len() + 1
+            calendar_item::FIELD_URIS.len() + 2
         );
     }
 

@@ -88,6 +88,7 @@ pub fn remote_item(item: CalendarItem) -> RemoteItem {
         cancelled: item.is_cancelled,
         recurrence: item.recurrence,
         occurrence_ids: item.modified_ids,
+        sync_test: item.sync_test,
     }
 }
 

@@ -17,7 +17,10 @@
 //!   to the organiser; with `sync-master` the room is also taken off the
 //!   Exchange meeting;
 //! - an item that cannot be read or mapped is quarantined and the page goes
-//!   on.
+//!   on;
+//! - a test item of the sync test (`rooms-sync check` tags it
+//!   `RoomsSyncTest` and deletes it within seconds) is ignored: neither
+//!   imported nor quarantined ([`ignored`]).
 //!
 //! A page is built, then committed in one transaction; when ROOMS changed a
 //! booking meanwhile (`stale`), the page is built again from fresh lookups.
@@ -357,6 +360,13 @@ impl<T: Transport> Engine<'_, T> {
                     self.decide_delete(&item_ref, booking, &mut out)
                 }
                 Change::Upsert { item_id, .. } => match fetched.get(item_id) {
+                    Some(Ok(item)) if ignored(item) => {
+                        self.platform.log(
+                            Level::Debug,
+                            &format!("{mailbox}: a test item of the sync test, ignored"),
+                        );
+                        None
+                    }
                     Some(Ok(item)) if item.cancelled => {
                         out.page.released.push(item_ref.clone());
                         let booking = current(lookup(&by_key, Some(item)), &out);
@@ -828,4 +838,42 @@ fn collapse(changes: Vec<Change>) -> Vec<Change> {
         .filter(|(i, c)| last.get(c.item_id()) == Some(i))
         .map(|(_, c)| c)
         .collect()
+}
+
+/// True for an item the sync leaves alone: a test item of the sync test
+/// (tagged `RoomsSyncTest`), which a sync running during `rooms-sync check`
+/// could otherwise import as a booking.
+pub fn ignored(item: &RemoteItem) -> bool {
+    item.sync_test
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ews::calendar_item::CalendarItem;
+    use crate::ews::xml::parse;
+    use crate::sync::ews_transport::remote_item;
+
+    fn item(extended: &str) -> RemoteItem {
+        let xml = format!(
+            r#"<t:CalendarItem xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><t:ItemId Id="A" ChangeKey="K"/><t:Subject>ROOMS sync test – safe to delete</t:Subject><t:Start>2026-01-05T08:00:00Z</t:Start><t:End>2026-01-05T08:15:00Z</t:End>{extended}</t:CalendarItem>"#
+        );
+        remote_item(CalendarItem::from_element(&parse(xml.as_bytes()).unwrap()).unwrap())
+    }
+
+    #[test]
+    fn a_test_item_of_the_sync_test_is_ignored_and_other_items_are_not() {
+        let test_item = item(
+            r#"<t:ExtendedProperty><t:ExtendedFieldURI DistinguishedPropertySetId="PublicStrings" PropertyName="RoomsSyncTest" PropertyType="String"/><t:Value>rooms-sync-test</t:Value></t:ExtendedProperty>"#,
+        );
+        assert!(ignored(&test_item));
+        // The same subject without the tag is an ordinary appointment.
+        assert!(!ignored(&item("")));
+        // A booking's tag is no test tag.
+        let booking = item(
+            r#"<t:ExtendedProperty><t:ExtendedFieldURI DistinguishedPropertySetId="PublicStrings" PropertyName="RoomsBookingId" PropertyType="String"/><t:Value>B-1</t:Value></t:ExtendedProperty>"#,
+        );
+        assert!(!ignored(&booking));
+        assert_eq!(booking.tag.as_deref(), Some("B-1"));
+    }
 }

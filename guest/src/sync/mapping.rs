@@ -312,6 +312,7 @@ mod tests {
             cancelled: false,
             recurrence: None,
             occurrence_ids: Vec::new(),
+            sync_test: false,
         }
     }
 

@@ -111,6 +111,9 @@ pub struct RemoteItem {
     pub recurrence: Option<Recurrence>,
     /// The ids of a series' modified occurrences, by original start.
     pub occurrence_ids: Vec<(Instant, String)>,
+    /// A test item of the sync test (tagged `RoomsSyncTest`): the sync
+    /// ignores it.
+    pub sync_test: bool,
 }
 
 /// One fetched item, or why it could not be read.
