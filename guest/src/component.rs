@@ -55,6 +55,31 @@ impl Guest for Component {
             .map_err(|e| sync_error(&e.sanitized()))
     }
 
+    fn diff_person(
+        person: WitPerson,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<wit_sync::SyncDifference>, wit_sync::SyncProblem> {
+        let person = crate::wasi_platform::person(person);
+        crate::sync::diff::diff(&mut WasiPlatform, &person, from, to)
+            .map(|found| found.into_iter().map(sync_difference).collect())
+            .map_err(|p| sync_problem(sanitized_problem(p)))
+    }
+
+    fn resolve_difference(
+        person: WitPerson,
+        target: String,
+        resolution: wit_sync::Resolution,
+    ) -> Result<(), wit_sync::SyncProblem> {
+        let person = crate::wasi_platform::person(person);
+        let resolution = match resolution {
+            wit_sync::Resolution::UseExchange => crate::sync::resolve::Resolution::UseExchange,
+            wit_sync::Resolution::UseRooms => crate::sync::resolve::Resolution::UseRooms,
+        };
+        crate::sync::resolve::resolve(&mut WasiPlatform, &person, &target, resolution)
+            .map_err(|p| sync_problem(sanitized_problem(p)))
+    }
+
     fn run_person(person: WitPerson) -> wit_sync::SyncReport {
         // As for checks: every problem handed out is sanitized first.
         let person = crate::wasi_platform::person(person);
@@ -200,6 +225,41 @@ fn sync_report(report: Report) -> wit_sync::SyncReport {
             .errors
             .into_iter()
             .map(|p| sync_problem(sanitized_problem(p)))
+            .collect(),
+    }
+}
+
+/// A difference as the WIT `sync-difference`; server text (subjects, field
+/// values) is made safe on the way.
+fn sync_difference(d: crate::sync::diff::Difference) -> wit_sync::SyncDifference {
+    use crate::sync::diff::Kind;
+    wit_sync::SyncDifference {
+        kind: match d.kind {
+            Kind::MissingInExchange => wit_sync::DifferenceKind::MissingInExchange,
+            Kind::MissingInRooms => wit_sync::DifferenceKind::MissingInRooms,
+            Kind::FieldsDiffer => wit_sync::DifferenceKind::FieldsDiffer,
+        },
+        booking: d.booking,
+        state: d.state.map(Into::into),
+        revision: d.revision,
+        item_id: d.item_id,
+        change_key: d.change_key,
+        uid: d.uid,
+        subject: safe_text::message_owned(d.subject),
+        start: d.start,
+        end: d.end,
+        occurrence: d.occurrence,
+        fields: d
+            .fields
+            .into_iter()
+            .map(|f| {
+                let f = crate::booking::FieldDifference {
+                    field: f.field,
+                    rooms: safe_text::message_owned(f.rooms),
+                    exchange: safe_text::message_owned(f.exchange),
+                };
+                (&f).into()
+            })
             .collect(),
     }
 }

@@ -60,6 +60,15 @@ pub trait Platform {
     /// Bookings homed in `mailbox` with local changes to write, oldest first.
     fn pending_changes(&self, mailbox: &str, limit: u32) -> Vec<Booking>;
 
+    /// The bookings homed in `mailbox`, any state, that start before `to`
+    /// (`rooms-sync diff` decides which overlap `[from, to)`), by start.
+    /// The default (a platform without a booking store, like the unit
+    /// tests' and the bench's) has none.
+    fn list_bookings(&self, mailbox: &str, from: i64, to: i64) -> Vec<Booking> {
+        let _ = (mailbox, from, to);
+        Vec::new()
+    }
+
     /// The stored booking for each key, in order.
     fn find_bookings(&self, keys: &[BookingKey]) -> Vec<Option<Booking>>;
 

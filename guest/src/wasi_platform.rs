@@ -123,6 +123,13 @@ impl Platform for WasiPlatform {
             .collect()
     }
 
+    fn list_bookings(&self, mailbox: &str, from: i64, to: i64) -> Vec<Booking> {
+        rooms::list_bookings(mailbox, from, to)
+            .into_iter()
+            .map(Booking::from)
+            .collect()
+    }
+
     fn find_bookings(&self, keys: &[BookingKey]) -> Vec<Option<Booking>> {
         let keys: Vec<rooms::BookingKey> = keys.iter().map(Into::into).collect();
         rooms::find_bookings(&keys)

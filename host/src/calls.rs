@@ -57,6 +57,7 @@
 //! the component's figure: the host is the one that waited, and the count
 //! survives a call that was stopped.
 
+pub mod diff;
 pub mod notifications;
 
 use std::cell::RefCell;

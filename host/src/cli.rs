@@ -7,6 +7,7 @@
 //! rooms-sync --tenant DIR check [--person EMAIL] [--summary] [--json]
 //! rooms-sync --tenant DIR booking list|occurrences|add|update|cancel|skip|move|conflicts|outbox|quarantine ...
 //! rooms-sync --tenant DIR run [--person EMAIL] [--json]
+//! rooms-sync --tenant DIR diff --person EMAIL [--from DATE] [--to DATE] [--json] [--resolve ID use-exchange|use-rooms|ignore]
 //! rooms-sync serve --tenants DIR [--listen ADDR] [--public-url URL] [--log-format text|json] [--rescan-secs N]
 //! ```
 //!
@@ -175,10 +176,38 @@ enum Command {
         #[arg(long)]
         summary: bool,
     },
+    /// Where ROOMS and Exchange disagree for one person: bookings against
+    /// calendar items, field by field, series occurrences included. Exit 0
+    /// no differences, 1 some, 2 bad input.
+    Diff(DiffArgs),
     /// The sync service: every tenant directory under --tenants, push and
     /// pull subscriptions, the webhook, /healthz and /metrics. Runs until
     /// SIGTERM or SIGINT.
     Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+struct DiffArgs {
+    /// The person or room whose calendar is compared.
+    #[arg(long, value_name = "EMAIL")]
+    person: String,
+    /// First day compared, YYYY-MM-DD (UTC; default: today - 30 days).
+    #[arg(long, value_name = "DATE")]
+    from: Option<String>,
+    /// Last day compared, YYYY-MM-DD, included (default: today + 365
+    /// days). A booking or item counts when it overlaps the days, a series
+    /// when its range does.
+    #[arg(long, value_name = "DATE")]
+    to: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Settle one difference: ID is a booking id, or for an item missing in
+    /// ROOMS its ItemId or UID (use-exchange imports it, ignore hides it).
+    /// use-exchange: ROOMS takes the Exchange state; use-rooms: Exchange
+    /// takes the ROOMS state; ignore: hidden until either side changes.
+    #[arg(long, num_args = 2, value_names = ["ID", "use-exchange|use-rooms|ignore"])]
+    resolve: Option<Vec<String>>,
 }
 
 #[derive(Debug, Args)]
@@ -333,6 +362,44 @@ pub async fn run(
                     .await
                 }
                 (Err(e), _) | (_, Err(e)) => Err(e),
+            }
+        }
+        Command::Diff(args) => {
+            let inputs = tenant_inputs(&cli.inputs);
+            let options = runtime_options(&cli.runtime);
+            let resolve = match args.resolve.as_deref() {
+                None => Ok(None),
+                Some([id, choice]) => match choice.as_str() {
+                    "use-exchange" => Ok(Some((id.as_str(), commands::diff::Choice::UseExchange))),
+                    "use-rooms" => Ok(Some((id.as_str(), commands::diff::Choice::UseRooms))),
+                    "ignore" => Ok(Some((id.as_str(), commands::diff::Choice::Ignore))),
+                    other => Err(anyhow::anyhow!(
+                        "--resolve {id} {other}: the resolution is use-exchange, use-rooms or ignore"
+                    )),
+                },
+                Some(_) => Err(anyhow::anyhow!("--resolve takes ID and a resolution")),
+            };
+            match (inputs, options, resolve) {
+                (Ok(inputs), Ok(options), Ok(resolve)) => {
+                    commands::diff::run(
+                        &tenant,
+                        inputs,
+                        &options,
+                        env,
+                        log,
+                        commands::diff::DiffArgs {
+                            person: &args.person,
+                            from: args.from.as_deref(),
+                            to: args.to.as_deref(),
+                            json: args.json,
+                            color,
+                            resolve,
+                        },
+                        output.out,
+                    )
+                    .await
+                }
+                (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => Err(e),
             }
         }
         Command::Serve(_) => unreachable!("served above"),

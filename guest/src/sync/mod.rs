@@ -18,6 +18,9 @@
 //! - [`conflict`]: `Rollback` and `Cancel`.
 //! - [`retry`]: throttling and back-off on the host's clock.
 //! - [`options`]: the sync settings.
+//! - [`diff`]: `rooms-sync diff`, bookings against items field by field
+//!   (nothing committed); [`resolve`]: `diff --resolve`, one difference
+//!   settled for the chosen side through the inbound and outbound paths.
 //!
 //! # Crash safety
 //!
@@ -29,11 +32,13 @@
 //! is checked against the item's fields before it counts as a conflict).
 
 pub mod conflict;
+pub mod diff;
 pub mod ews_transport;
 pub mod inbound;
 pub mod mapping;
 pub mod options;
 pub mod outbound;
+pub mod resolve;
 pub mod retry;
 pub mod transport;
 

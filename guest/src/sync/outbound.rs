@@ -123,7 +123,7 @@ impl<T: Transport> Engine<'_, T> {
         Ok(None)
     }
 
-    fn write_active(&mut self, mut b: Booking) -> Result<(), Error> {
+    pub(super) fn write_active(&mut self, mut b: Booking) -> Result<(), Error> {
         let mailbox = self.mailbox.clone();
         let invitations = self.invitations(&b);
         let uid = b
@@ -410,7 +410,7 @@ impl<T: Transport> Engine<'_, T> {
         Ok(())
     }
 
-    fn write_cancel(&mut self, mut b: Booking) -> Result<(), Error> {
+    pub(super) fn write_cancel(&mut self, mut b: Booking) -> Result<(), Error> {
         let mailbox = self.mailbox.clone();
         let invitations = self.invitations(&b);
         if let Some(v) = self.locate(&b)? {

@@ -63,6 +63,22 @@ impl Host for TenantState {
         }
     }
 
+    fn list_bookings(&mut self, mailbox: String, from: i64, to: i64) -> Vec<wit::Booking> {
+        // `from` is the component's to apply: a series that started before
+        // it may still overlap, so only `to` narrows the query.
+        let _ = from;
+        match self.tenant().db().home_bookings_before(&mailbox, to) {
+            Ok(bookings) => bookings.into_iter().map(booking_to_wit).collect(),
+            Err(e) => {
+                self.tenant().log().write(
+                    Level::Error,
+                    &format!("reading the bookings of {mailbox}: {e}"),
+                );
+                Vec::new()
+            }
+        }
+    }
+
     fn find_bookings(&mut self, keys: Vec<BookingKey>) -> Vec<Option<wit::Booking>> {
         let count = keys.len();
         let keys: Vec<db::BookingKey> = keys.into_iter().map(key_from_wit).collect();

@@ -12,5 +12,6 @@
 
 pub mod booking;
 pub mod check;
+pub mod diff;
 pub mod person;
 pub mod run;

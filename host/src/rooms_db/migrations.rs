@@ -26,6 +26,12 @@
 //! | `subscriptions` | one EWS subscription per mailbox (lower-case): mode (`O365` push or `O365Pull` pull), the unique `SubscriptionId`, the watermark of the last acknowledged event, the affinity cookie, the push callback URL, and when it was made and last heard from (RFC 3339 UTC text) |
 //! | `person_failures` | consecutive `Subscribe` and `GetEvents` failures per mailbox, with the last error |
 //! | `person_disabled` | why and when ROOMS stopped syncing a person; `persons.sync_disabled` stays the flag (a row of an older file may have the flag without a reason) |
+//!
+//! Version 4 adds `rooms-sync diff`:
+//!
+//! | table | holds |
+//! |---|---|
+//! | `ignored_differences` | per mailbox (lower-case) and target (a booking id, or the ItemId of an item with no booking), the booking's revision and the item's ChangeKey when the difference was ignored |
 
 use rusqlite::Connection;
 
@@ -134,6 +140,14 @@ pub const MIGRATIONS: &[&str] = &[
          email TEXT PRIMARY KEY NOT NULL,
          reason TEXT NOT NULL,
          disabled_at TEXT NOT NULL
+     );",
+    "CREATE TABLE ignored_differences (
+         mailbox TEXT NOT NULL,
+         target TEXT NOT NULL,
+         revision INTEGER,
+         change_key TEXT,
+         at INTEGER NOT NULL,
+         PRIMARY KEY (mailbox, target)
      );",
 ];
 

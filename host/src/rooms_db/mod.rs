@@ -18,6 +18,8 @@
 //!   subscriptions per mailbox, consecutive failures, a person's
 //!   deactivation with its reason, and the change checks
 //!   ([`RoomsDb::pending_homes`], [`RoomsDb::data_version`]);
+//! - [`differences`]: `rooms-sync diff`'s side: the bookings homed in a
+//!   mailbox and the ignored differences;
 //! - [`model`]: the plain types, mirroring the WIT records;
 //! - [`migrations`]: the schema, versioned by `PRAGMA user_version`.
 //!
@@ -33,6 +35,7 @@ use std::sync::Mutex;
 use rusqlite::Connection;
 
 pub mod bookings;
+pub mod differences;
 pub mod migrations;
 pub mod model;
 pub mod persons;
