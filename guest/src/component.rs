@@ -55,6 +55,21 @@ impl Guest for Component {
             .map_err(|e| sync_error(&e.sanitized()))
     }
 
+    fn check_subscription(
+        person: WitPerson,
+        callback_url: Option<String>,
+        wait_secs: u32,
+    ) -> wit::CheckResult {
+        let person = crate::wasi_platform::person(person);
+        let check = diagnostics::check_subscription(
+            &mut WasiPlatform,
+            &person,
+            callback_url.as_deref(),
+            wait_secs,
+        );
+        check_result(check.sanitized())
+    }
+
     fn diff_person(
         person: WitPerson,
         from: i64,

@@ -82,6 +82,27 @@ pub trait Platform {
     /// when the host holds no such subscription (of this tenant).
     fn find_subscription(&self, id: &str) -> Option<Subscription>;
 
+    /// Stores the push subscription `id` of `mailbox` as the `subscription`
+    /// check's probe (`rooms.record-probe`); false when it cannot be
+    /// stored. The default (a platform without a probe store, like the
+    /// bench's) stores nothing.
+    fn record_probe(&mut self, id: &str, mailbox: &str) -> bool {
+        let _ = (id, mailbox);
+        false
+    }
+
+    /// True once the service received a notification of the probe `id`
+    /// (`rooms.probe-delivered`).
+    fn probe_delivered(&self, id: &str) -> bool {
+        let _ = id;
+        false
+    }
+
+    /// Forgets the probe `id` (`rooms.drop-probe`).
+    fn drop_probe(&mut self, id: &str) {
+        let _ = id;
+    }
+
     /// Waits `ms` milliseconds on the host's clock before the next request
     /// to `mailbox`; false when the wait would pass the call's deadline.
     fn wait(&mut self, mailbox: &str, ms: u64) -> bool;

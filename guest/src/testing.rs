@@ -90,6 +90,18 @@ pub struct TestPlatform {
     /// What `wait` answers: true (waited, the default) or false (the wait
     /// would pass the call's deadline).
     pub wait_answer: bool,
+    /// Probe subscriptions stored (`record_probe`): (id, mailbox), in order;
+    /// a dropped probe stays listed and is also in `dropped_probes`.
+    pub probes: Vec<(String, String)>,
+    /// Whether `record_probe` succeeds (true by default).
+    pub probe_store_works: bool,
+    /// After how many `probe_delivered` questions it answers true; none:
+    /// never.
+    pub probe_delivered_after: Option<u32>,
+    /// Every `probe_delivered` question, by id.
+    pub probe_questions: RefCell<Vec<String>>,
+    /// Every `drop_probe`, by id.
+    pub dropped_probes: Vec<String>,
     random_counter: u8,
 }
 
@@ -115,6 +127,11 @@ impl TestPlatform {
             logs: RefCell::new(Vec::new()),
             waits: RefCell::new(Vec::new()),
             wait_answer: true,
+            probes: Vec::new(),
+            probe_store_works: true,
+            probe_delivered_after: None,
+            probe_questions: RefCell::new(Vec::new()),
+            dropped_probes: Vec::new(),
             random_counter: 0,
         }
     }
@@ -277,6 +294,24 @@ impl Platform for TestPlatform {
     fn find_subscription(&self, id: &str) -> Option<Subscription> {
         self.subscription_lookups.borrow_mut().push(id.to_owned());
         self.subscriptions.iter().find(|s| s.id == id).cloned()
+    }
+
+    fn record_probe(&mut self, id: &str, mailbox: &str) -> bool {
+        if self.probe_store_works {
+            self.probes.push((id.to_owned(), mailbox.to_owned()));
+        }
+        self.probe_store_works
+    }
+
+    fn probe_delivered(&self, id: &str) -> bool {
+        let mut questions = self.probe_questions.borrow_mut();
+        questions.push(id.to_owned());
+        self.probe_delivered_after
+            .is_some_and(|after| questions.len() as u32 > after)
+    }
+
+    fn drop_probe(&mut self, id: &str) {
+        self.dropped_probes.push(id.to_owned());
     }
 
     fn wait(&mut self, mailbox: &str, ms: u64) -> bool {

@@ -153,6 +153,18 @@ impl Platform for WasiPlatform {
         rooms::find_subscription(id).map(subscription)
     }
 
+    fn record_probe(&mut self, id: &str, mailbox: &str) -> bool {
+        rooms::record_probe(id, mailbox)
+    }
+
+    fn probe_delivered(&self, id: &str) -> bool {
+        rooms::probe_delivered(id)
+    }
+
+    fn drop_probe(&mut self, id: &str) {
+        rooms::drop_probe(id);
+    }
+
     fn wait(&mut self, mailbox: &str, ms: u64) -> bool {
         pacing::wait(mailbox, ms)
     }

@@ -15,6 +15,13 @@
 //! 4. `write` ([`write`]): a tagged test item is created, updated and
 //!    deleted (for a delegate also a private one, read back), leaving
 //!    nothing behind.
+//! 5. `subscription` ([`subscription`]): a subscription in the person's mode
+//!    receives one event (pull: `GetEvents`; push: a notification delivered
+//!    to the running service's webhook, skipped without a callback URL).
+//!    The host asks for it separately (the component's `check-subscription`
+//!    export, [`check_subscription`]) after the four checks of [`check`]
+//!    are green, because it needs the host's callback URL and wait; the
+//!    host reports it "not run" after a red check.
 //!
 //! Resolving the address needs a token, so the checks run in this order:
 //! the settings and the person (no network), then the sign-in, then the
@@ -29,6 +36,7 @@
 pub mod calendar_access;
 pub mod configuration;
 pub mod sign_in;
+pub mod subscription;
 pub mod write;
 
 pub use calendar_access::{APP_ONLY_RIGHTS, DELEGATED_RIGHTS, evaluate_calendar};
@@ -47,11 +55,14 @@ pub const SIGN_IN: &str = "sign-in";
 pub const CALENDAR_ACCESS: &str = "calendar-access";
 /// Name of the write check.
 pub const WRITE: &str = "write";
+/// Name of the subscription check.
+pub const SUBSCRIPTION: &str = "subscription";
 
 /// One step of the sync test.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Check {
-    /// [`CONFIGURATION`], [`SIGN_IN`], [`CALENDAR_ACCESS`] or [`WRITE`].
+    /// [`CONFIGURATION`], [`SIGN_IN`], [`CALENDAR_ACCESS`], [`WRITE`] or
+    /// [`SUBSCRIPTION`].
     pub name: &'static str,
     /// Green (true) or red (false).
     pub ok: bool,
@@ -141,6 +152,18 @@ pub fn check(platform: &mut dyn Platform, person: &Person) -> Result<Vec<Check>,
         platform.log(Level::Info, &format!("{}: {}", check.name, check.message));
     }
     Ok(checks)
+}
+
+/// The `subscription` check of `person` (the component's
+/// `check-subscription` export): `callback_url` is the push callback the
+/// service would use, `wait_secs` the longest wait for a push notification.
+pub fn check_subscription(
+    platform: &mut dyn Platform,
+    person: &Person,
+    callback_url: Option<&str>,
+    wait_secs: u32,
+) -> Check {
+    subscription::check(platform, person, callback_url, wait_secs)
 }
 
 fn run(platform: &mut dyn Platform, raw: &RawSettings, person: &Person) -> Vec<Check> {

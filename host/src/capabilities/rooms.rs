@@ -8,7 +8,10 @@
 //! none or an empty list, as for a person or booking that does not exist.
 //! `find-subscription` logs a database failure at warn (the component then
 //! answers the notification with `Unsubscribe`, and the service makes a new
-//! subscription on its next round). `commit` answers a database failure with `commit-error.store`, and passes
+//! subscription on its next round). `record-probe`, `probe-delivered` and
+//! `drop-probe` keep the probes of `check`'s `subscription` check in the
+//! same store, where the service's webhook (another process) finds them;
+//! a failure is logged and answered false. `commit` answers a database failure with `commit-error.store`, and passes
 //! on the store's `stale` and `invalid` answers; a refused page is logged.
 
 use crate::bindings::rooms::exchange_sync::calendar as wit;
@@ -125,6 +128,47 @@ impl Host for TenantState {
                 );
                 None
             }
+        }
+    }
+
+    fn record_probe(&mut self, id: String, mailbox: String) -> bool {
+        match self.tenant().db().record_probe(&id, &mailbox) {
+            Ok(()) => true,
+            Err(e) => {
+                self.tenant().log().write(
+                    Level::Error,
+                    &format!(
+                        "{}: storing the subscription check's probe: {e}",
+                        crate::text::operator_text(&mailbox, 320)
+                    ),
+                );
+                false
+            }
+        }
+    }
+
+    fn probe_delivered(&mut self, id: String) -> bool {
+        match self.tenant().db().probe_delivered(&id) {
+            Ok(delivered) => delivered,
+            Err(e) => {
+                self.tenant().log().write(
+                    Level::Warn,
+                    &format!("reading the subscription check's probe: {e}"),
+                );
+                false
+            }
+        }
+    }
+
+    fn drop_probe(&mut self, id: String) {
+        if let Err(e) = self.tenant().db().drop_probe(&id) {
+            self.tenant().log().write(
+                Level::Warn,
+                &format!(
+                    "dropping the subscription check's probe (its next notification is answered \
+                     Unsubscribe within the hour): {e}"
+                ),
+            );
         }
     }
 
@@ -702,5 +746,32 @@ mod tests {
             text.contains("subscription mode `Carrier pigeon` for adele@contoso.com"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_probe_is_found_as_a_push_subscription_until_dropped() {
+        let (_dir, mut state, _log) = state();
+        assert!(state.record_probe("probe-1".into(), "Adele@Contoso.com".into()));
+        // The service's webhook finds it like a subscription of its mailbox.
+        let found = state.find_subscription("probe-1".into()).unwrap();
+        assert_eq!(found.mailbox, "adele@contoso.com");
+        assert_eq!(found.mode, SyncMode::O365);
+        assert_eq!(found.watermark, "");
+        assert!(!state.probe_delivered("probe-1".into()));
+        // The service's heartbeat bookkeeping marks it delivered.
+        assert!(
+            state
+                .tenant()
+                .db()
+                .record_subscription_event("probe-1", "wm-9", jiff::Timestamp::now())
+                .unwrap()
+        );
+        assert!(state.probe_delivered("probe-1".into()));
+        state.drop_probe("probe-1".into());
+        assert!(state.find_subscription("probe-1".into()).is_none());
+        assert!(!state.probe_delivered("probe-1".into()));
+        // Probes are not the service's subscriptions.
+        assert!(state.tenant().db().list_subscriptions().unwrap().is_empty());
+        assert!(!state.probe_delivered("never-made".into()));
     }
 }

@@ -32,6 +32,12 @@
 //! | table | holds |
 //! |---|---|
 //! | `ignored_differences` | per mailbox (lower-case) and target (a booking id, or the ItemId of an item with no booking), the booking's revision and the item's ChangeKey when the difference was ignored |
+//!
+//! Version 5 adds the probes of `check`'s `subscription` check:
+//!
+//! | table | holds |
+//! |---|---|
+//! | `probe_subscriptions` | a push subscription `check` made to test delivery: its EWS `SubscriptionId`, the mailbox (lower-case), when it was made and when the service first received a notification of it (RFC 3339 UTC text, empty until then) |
 
 use rusqlite::Connection;
 
@@ -148,6 +154,12 @@ pub const MIGRATIONS: &[&str] = &[
          change_key TEXT,
          at INTEGER NOT NULL,
          PRIMARY KEY (mailbox, target)
+     );",
+    "CREATE TABLE probe_subscriptions (
+         id TEXT PRIMARY KEY NOT NULL,
+         mailbox TEXT NOT NULL,
+         created_at TEXT NOT NULL,
+         delivered_at TEXT
      );",
 ];
 

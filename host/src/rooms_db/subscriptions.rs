@@ -13,6 +13,19 @@
 //!   `persons.sync_disabled` stays the flag, and [`RoomsDb::enable_person`]
 //!   clears flag, reason and counters together.
 //!
+//! - `probe_subscriptions`: the push subscriptions `rooms-sync check` makes
+//!   for its `subscription` check ([`RoomsDb::record_probe`]). The service,
+//!   another process on the same file, finds a probe by its id like a
+//!   subscription ([`RoomsDb::subscription_by_id`], mode `O365`, no
+//!   watermark), so its webhook answers the probe's notifications OK, and
+//!   [`RoomsDb::record_subscription_event`] sets the probe's `delivered_at`,
+//!   which `check` waits for ([`RoomsDb::probe_delivered`]). `check` drops
+//!   the probe at the end ([`RoomsDb::drop_probe`]); the next notification
+//!   then finds nothing and is answered `Unsubscribe`, which ends the
+//!   subscription at Exchange. A probe older than [`PROBE_LIFETIME_SECS`]
+//!   (a `check` that was killed) counts as gone and is deleted by the next
+//!   `record_probe`.
+//!
 //! [`RoomsDb::pending_homes`] and [`RoomsDb::data_version`] let the service
 //! notice ROOMS-side changes made by other processes (the CLI, the ROOMS
 //! plugin host) without reading every booking.
@@ -75,6 +88,11 @@ pub struct FailureCounts {
     /// The message of the last failure recorded.
     pub last_error: Option<String>,
 }
+
+/// How long a probe subscription is honoured: longer than any
+/// `--subscription-wait-secs` a `check` can be given, short enough that a
+/// probe left by a killed `check` is answered `Unsubscribe` within the hour.
+pub const PROBE_LIFETIME_SECS: i64 = 3600;
 
 /// The columns [`read_subscription`] reads, in order.
 const COLUMNS: &str = "mailbox, mode, subscription_id, watermark, affinity, callback_url, \
@@ -164,14 +182,116 @@ impl RoomsDb {
     }
 
     /// The subscription with this EWS `SubscriptionId` (exact), if any.
+    ///
+    /// A probe of `check` ([`RoomsDb::record_probe`]) younger than
+    /// [`PROBE_LIFETIME_SECS`] is found too, as a push subscription of its
+    /// mailbox with an empty watermark; its `last_event_at` is when it was
+    /// delivered, or made.
     pub fn subscription_by_id(&self, id: &str) -> Result<Option<SubscriptionRecord>, DbError> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT {COLUMNS} FROM subscriptions WHERE subscription_id = ?1"
         ))?;
-        stmt.query_row([id], read_subscription)
+        let stored = stmt
+            .query_row([id], read_subscription)
             .optional()?
-            .transpose()
+            .transpose()?;
+        if stored.is_some() {
+            return Ok(stored);
+        }
+        drop(stmt);
+        drop(conn);
+        self.probe(id)
+    }
+
+    /// The live probe with this id, as a subscription record.
+    fn probe(&self, id: &str) -> Result<Option<SubscriptionRecord>, DbError> {
+        let conn = self.conn();
+        let row: Option<(String, String, Option<String>)> = conn
+            .prepare_cached(
+                "SELECT mailbox, created_at, delivered_at FROM probe_subscriptions WHERE id = ?1",
+            )?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
+        let Some((mailbox, created_at, delivered_at)) = row else {
+            return Ok(None);
+        };
+        let corrupt = |what: &'static str, value: &str| DbError::Corrupt {
+            email: crate::text::operator_text(&mailbox, 320),
+            what,
+            value: crate::text::operator_text(value, 80),
+        };
+        let created: jiff::Timestamp = created_at
+            .parse()
+            .map_err(|_| corrupt("probe creation time", &created_at))?;
+        if jiff::Timestamp::now().as_second() - created.as_second() > PROBE_LIFETIME_SECS {
+            return Ok(None);
+        }
+        let delivered = match delivered_at {
+            Some(at) => Some(
+                at.parse::<jiff::Timestamp>()
+                    .map_err(|_| corrupt("probe delivery time", &at))?,
+            ),
+            None => None,
+        };
+        Ok(Some(SubscriptionRecord {
+            mailbox: mailbox.clone(),
+            mode: SyncMode::O365,
+            id: id.to_owned(),
+            watermark: String::new(),
+            affinity: None,
+            callback_url: None,
+            created_at: created,
+            last_event_at: delivered.unwrap_or(created),
+        }))
+    }
+
+    /// Stores the push subscription `id` of `mailbox` as a probe of
+    /// `check`'s `subscription` check (replacing a probe of the same id),
+    /// and deletes probes older than [`PROBE_LIFETIME_SECS`].
+    pub fn record_probe(&self, id: &str, mailbox: &str) -> Result<(), DbError> {
+        let now = jiff::Timestamp::now();
+        let expired =
+            jiff::Timestamp::from_second(now.as_second() - PROBE_LIFETIME_SECS).unwrap_or(now);
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        // RFC 3339 UTC text of whole seconds sorts as time does.
+        tx.execute(
+            "DELETE FROM probe_subscriptions WHERE created_at < ?1",
+            [whole_seconds(expired).to_string()],
+        )?;
+        tx.execute(
+            "INSERT INTO probe_subscriptions (id, mailbox, created_at, delivered_at)
+             VALUES (?1, ?2, ?3, NULL)
+             ON CONFLICT (id) DO UPDATE SET
+                 mailbox = excluded.mailbox, created_at = excluded.created_at,
+                 delivered_at = NULL",
+            params![id, mailbox_key(mailbox), whole_seconds(now).to_string()],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// True once a notification of the probe `id` was recorded; false
+    /// while none was, or when there is no such probe.
+    pub fn probe_delivered(&self, id: &str) -> Result<bool, DbError> {
+        let conn = self.conn();
+        let delivered: Option<bool> = conn
+            .prepare_cached(
+                "SELECT delivered_at IS NOT NULL FROM probe_subscriptions WHERE id = ?1",
+            )?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        Ok(delivered.unwrap_or(false))
+    }
+
+    /// Forgets the probe `id`; false when there was none.
+    pub fn drop_probe(&self, id: &str) -> Result<bool, DbError> {
+        let conn = self.conn();
+        let deleted = conn
+            .prepare_cached("DELETE FROM probe_subscriptions WHERE id = ?1")?
+            .execute([id])?;
+        Ok(deleted > 0)
     }
 
     /// Every stored subscription, ordered by mailbox.
@@ -195,7 +315,8 @@ impl RoomsDb {
 
     /// Advances watermark and last_event_at of the subscription with this id
     /// (no-op → false when the id is no longer stored, e.g. it was replaced
-    /// meanwhile).
+    /// meanwhile). For a probe of `check` it sets `delivered_at` (the first
+    /// time), which [`RoomsDb::probe_delivered`] reports.
     pub fn record_subscription_event(
         &self,
         id: &str,
@@ -209,7 +330,13 @@ impl RoomsDb {
                  WHERE subscription_id = ?1",
             )?
             .execute(params![id, watermark, at.to_string()])?;
-        Ok(changed > 0)
+        let probed = conn
+            .prepare_cached(
+                "UPDATE probe_subscriptions SET delivered_at = COALESCE(delivered_at, ?2)
+                 WHERE id = ?1",
+            )?
+            .execute(params![id, at.to_string()])?;
+        Ok(changed + probed > 0)
     }
 
     /// Adds one consecutive failure and returns the new count; `message` is
@@ -347,5 +474,53 @@ impl RoomsDb {
     pub fn data_version(&self) -> Result<i64, DbError> {
         let conn = self.conn();
         Ok(conn.query_row("PRAGMA data_version", [], |r| r.get(0))?)
+    }
+}
+
+#[cfg(test)]
+mod probe_tests {
+    use super::*;
+
+    #[test]
+    fn a_probe_left_by_a_killed_check_expires_and_is_cleared_by_the_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = RoomsDb::open(&dir.path().join("rooms.db")).unwrap();
+        db.record_probe("old", "room1@contoso.com").unwrap();
+        let long_ago = jiff::Timestamp::from_second(
+            jiff::Timestamp::now().as_second() - PROBE_LIFETIME_SECS - 60,
+        )
+        .unwrap();
+        db.conn()
+            .execute(
+                "UPDATE probe_subscriptions SET created_at = ?1 WHERE id = 'old'",
+                [whole_seconds(long_ago).to_string()],
+            )
+            .unwrap();
+        // Too old to be honoured: its notifications are answered Unsubscribe.
+        assert_eq!(db.subscription_by_id("old").unwrap(), None);
+        db.record_probe("new", "room1@contoso.com").unwrap();
+        let count: i64 = db
+            .conn()
+            .query_row("SELECT count(*) FROM probe_subscriptions", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(count, 1);
+        assert!(db.subscription_by_id("new").unwrap().is_some());
+        // A stored subscription of the same id wins over a probe.
+        let at = whole_seconds(jiff::Timestamp::now());
+        db.save_subscription(&SubscriptionRecord {
+            mailbox: "room1@contoso.com".into(),
+            mode: SyncMode::O365Pull,
+            id: "new".into(),
+            watermark: "wm".into(),
+            affinity: None,
+            callback_url: None,
+            created_at: at,
+            last_event_at: at,
+        })
+        .unwrap();
+        assert_eq!(
+            db.subscription_by_id("new").unwrap().unwrap().mode,
+            SyncMode::O365Pull
+        );
     }
 }
