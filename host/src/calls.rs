@@ -778,7 +778,7 @@ impl<'a> TenantRun<'a> {
         let outcome = self
             .call(
                 &person.email,
-                Some(&person.email),
+                &[&person.email],
                 deadline,
                 async |plugin, store| {
                     plugin
@@ -832,7 +832,7 @@ impl<'a> TenantRun<'a> {
         let outcome = self
             .call(
                 &person.email,
-                Some(&person.email),
+                &[&person.email],
                 deadline,
                 async |plugin, store| {
                     plugin
@@ -875,11 +875,12 @@ impl<'a> TenantRun<'a> {
     /// deadline, or a shorter batch timeout): creates the store (first call,
     /// or after [`RECYCLE_AFTER_CALLS`] calls) and the instance (first call
     /// on a store), and drops both when the call does not return normally,
-    /// logging why under `label` (and `person`, when the call is about one).
+    /// logging why under `label` (with the person, when the call is about one;
+    /// the component's lines carry the `persons` as [`TenantState::set_log_persons`] says).
     async fn call<T>(
         &mut self,
         label: &str,
-        person: Option<&str>,
+        persons: &[&str],
         deadline: std::time::Duration,
         export: impl AsyncFnOnce(&Plugin, &mut Store<TenantState>) -> wasmtime::Result<T>,
     ) -> CallOutcome<T> {
@@ -896,7 +897,7 @@ impl<'a> TenantRun<'a> {
         }
         let store = self.store.as_mut().expect("a store was just made");
         store.data_mut().begin_call();
-        store.data_mut().set_log_person(person);
+        store.data_mut().set_log_persons(persons);
         runtime.arm_deadline(store);
         let plugin = &mut self.plugin;
         let instances = &mut self.instances;
@@ -942,9 +943,9 @@ impl<'a> TenantRun<'a> {
                 };
                 self.plugin = None;
                 let stop = describe_stop(&stopped, memory_refused, runtime, deadline);
-                let log = match person {
-                    Some(email) => self.tenant.log().with_field("person", email),
-                    None => self.tenant.log().clone(),
+                let log = match persons {
+                    [email] => self.tenant.log().with_field("person", email),
+                    _ => self.tenant.log().clone(),
                 };
                 if let Stopped::Trap(trap) = &stopped {
                     log.write(

@@ -8,7 +8,7 @@
 //! rooms-sync --tenant DIR booking list|occurrences|add|update|cancel|skip|move|conflicts|outbox|quarantine ...
 //! rooms-sync --tenant DIR run [--person EMAIL] [--json]
 //! rooms-sync --tenant DIR diff --person EMAIL [--from DATE] [--to DATE] [--json] [--resolve ID use-exchange|use-rooms|ignore]
-//! rooms-sync serve --tenants DIR [--listen ADDR] [--public-url URL] [--log-format text|json] [--rescan-secs N]
+//! rooms-sync serve --tenants DIR [--listen ADDR] [--public-url URL] [--log-format text|json] [--rescan-secs N] [--webhook-rate N] [--webhook-burst N]
 //! ```
 //!
 //! The `person`, `booking`, `run` and `check` commands live in
@@ -231,6 +231,14 @@ struct ServeArgs {
     /// How often the tenants directory is scanned for changes, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=3600))]
     rescan_secs: u32,
+    /// Webhook posts per second accepted from one peer address (behind a
+    /// reverse proxy: from the proxy); more are answered 429.
+    #[arg(long, value_name = "N", default_value_t = crate::service::webhook::RATE_PER_SECOND, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    webhook_rate: u32,
+    /// Webhook posts one peer address may send at once before
+    /// --webhook-rate applies.
+    #[arg(long, value_name = "N", default_value_t = crate::service::webhook::RATE_BURST, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    webhook_burst: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -447,6 +455,8 @@ async fn serve(
         rescan: Duration::from_secs(args.rescan_secs.into()),
         inputs: tenant_inputs(&cli.inputs)?,
         runtime: runtime_options(&cli.runtime)?,
+        webhook_rate: args.webhook_rate.into(),
+        webhook_burst: args.webhook_burst.into(),
     };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

@@ -101,6 +101,69 @@ pub struct LogSink {
     min: Level,
     format: LogFormat,
     context: Arc<[Field]>,
+    /// The persons a line may be about: a line without a `person` field
+    /// that names exactly one of them gets it.
+    persons: Option<PersonIndex>,
+}
+
+/// The addresses of a tenant's persons, shared by every sink of the tenant
+/// and kept current by the service ([`LogSink::with_person_index`]).
+#[derive(Clone, Debug, Default)]
+pub struct PersonIndex(Arc<std::sync::RwLock<std::collections::HashSet<String>>>);
+
+impl PersonIndex {
+    /// An empty index.
+    pub fn new() -> PersonIndex {
+        PersonIndex::default()
+    }
+
+    /// Replaces the addresses (compared case-insensitively).
+    pub fn set(&self, persons: impl IntoIterator<Item = String>) {
+        let set = persons
+            .into_iter()
+            .map(|p| p.to_ascii_lowercase())
+            .collect();
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = set;
+    }
+
+    /// The one person of the index that `message` names, if exactly one.
+    pub fn named_in(&self, message: &str) -> Option<String> {
+        let persons = self.0.read().unwrap_or_else(|e| e.into_inner());
+        if persons.is_empty() {
+            return None;
+        }
+        let mut found: Option<String> = None;
+        let words = message.split(|c: char| {
+            c.is_whitespace()
+                || matches!(
+                    c,
+                    ',' | ';'
+                        | ':'
+                        | '('
+                        | ')'
+                        | '<'
+                        | '>'
+                        | '"'
+                        | '\''
+                        | '['
+                        | ']'
+                        | '{'
+                        | '}'
+                        | '/'
+                        | '='
+                )
+        });
+        for word in words.filter(|w| w.contains('@')) {
+            let word = word.trim_end_matches('.').to_ascii_lowercase();
+            if persons.contains(&word) {
+                match &found {
+                    Some(other) if *other != word => return None,
+                    _ => found = Some(word),
+                }
+            }
+        }
+        found
+    }
 }
 
 impl fmt::Debug for LogSink {
@@ -129,6 +192,7 @@ impl LogSink {
             min,
             format,
             context: Arc::from([]),
+            persons: None,
         }
     }
 
@@ -157,6 +221,7 @@ impl LogSink {
             min: Level::Trace,
             format,
             context: Arc::from([]),
+            persons: None,
         };
         (sink, MemoryLog { lines })
     }
@@ -168,6 +233,7 @@ impl LogSink {
             min: Level::Error,
             format: LogFormat::Text,
             context: Arc::from([]),
+            persons: None,
         }
     }
 
@@ -211,6 +277,15 @@ impl LogSink {
         self.push(field)
     }
 
+    /// The same sink with `index`: a line without a `person` field that
+    /// names exactly one person of the index gets that person.
+    pub fn with_person_index(&self, index: PersonIndex) -> LogSink {
+        LogSink {
+            persons: Some(index),
+            ..self.clone()
+        }
+    }
+
     fn push(&self, field: Field) -> LogSink {
         let mut context = self.context.to_vec();
         context.push(field);
@@ -235,6 +310,19 @@ impl LogSink {
     pub fn write(&self, level: Level, message: &str) {
         if level < self.min {
             return;
+        }
+        if let Some(index) = &self.persons
+            && !self
+                .context
+                .iter()
+                .any(|f| f.key.as_deref() == Some("person"))
+            && let Some(person) = index.named_in(message)
+        {
+            let sink = LogSink {
+                persons: None,
+                ..self.with_field("person", person)
+            };
+            return sink.write(level, message);
         }
         match self.format {
             LogFormat::Text if self.context.is_empty() => (self.writer)(level, message),
@@ -346,6 +434,39 @@ mod tests {
         assert_eq!(log.lines().len(), 3);
         assert_eq!(Level::parse("WARNING"), Some(Level::Warn));
         assert_eq!(Level::parse("loud"), None);
+    }
+
+    #[test]
+    fn a_line_naming_one_person_of_the_index_gets_that_person() {
+        let (sink, log) = LogSink::memory();
+        let index = PersonIndex::new();
+        index.set(["a@x.com".to_string(), "AB@x.com".to_string()]);
+        let tenant = sink
+            .with_context("tenant=t")
+            .with_person_index(index.clone());
+        tenant.write(Level::Info, "GetEvents for A@x.com: waiting");
+        tenant.write(Level::Info, "committed a page of ab@x.com.");
+        tenant.write(Level::Info, "GetEvents for a@x.com and ab@x.com");
+        tenant.write(Level::Info, "a batch of 2, ba@x.com is no person");
+        tenant.write(Level::Info, "a@x.com twice: a@x.com");
+        tenant
+            .with_field("person", "c@x.com")
+            .write(Level::Info, "about a@x.com");
+        assert_eq!(
+            log.lines(),
+            vec![
+                "INFO [tenant=t person=a@x.com] GetEvents for A@x.com: waiting",
+                "INFO [tenant=t person=ab@x.com] committed a page of ab@x.com.",
+                "INFO [tenant=t] GetEvents for a@x.com and ab@x.com",
+                "INFO [tenant=t] a batch of 2, ba@x.com is no person",
+                "INFO [tenant=t person=a@x.com] a@x.com twice: a@x.com",
+                "INFO [tenant=t person=c@x.com] about a@x.com",
+            ]
+        );
+        // The index is shared: a person added later is found too.
+        index.set(["d@x.com".to_string()]);
+        tenant.write(Level::Info, "d@x.com");
+        assert_eq!(log.lines()[6], "INFO [tenant=t person=d@x.com] d@x.com");
     }
 
     #[test]

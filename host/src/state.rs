@@ -81,13 +81,15 @@ impl TenantState {
         &self.component_log
     }
 
-    /// Puts `person` (or no person) on the component's log lines of the
-    /// calls that follow: a call about one person logs with its person.
-    pub(crate) fn set_log_person(&mut self, person: Option<&str>) {
+    /// Puts the person of the next calls on the component's log lines: a
+    /// call about one person logs with its person (in a batch call, the
+    /// tenant's person index finds the person a line names, see
+    /// [`crate::log::PersonIndex`]).
+    pub(crate) fn set_log_persons(&mut self, persons: &[&str]) {
         let base = self.tenant.log().with_context("component");
-        self.component_log = match person {
-            Some(email) => base.with_field("person", email),
-            None => base,
+        self.component_log = match persons {
+            [email] => base.with_field("person", email),
+            _ => base,
         };
     }
 }

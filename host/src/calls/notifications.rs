@@ -238,7 +238,7 @@ impl TenantRun<'_> {
         let outcome = self
             .call(
                 &label,
-                single(requests.iter().map(|r| &r.0)),
+                &emails(requests.iter().map(|r| &r.0)),
                 deadline,
                 async |plugin, store| {
                     plugin
@@ -290,7 +290,7 @@ impl TenantRun<'_> {
         let outcome = self
             .call(
                 &label,
-                single(watches.iter().map(|w| &w.0)),
+                &emails(watches.iter().map(|w| &w.0)),
                 deadline,
                 async |plugin, store| {
                     plugin
@@ -348,7 +348,7 @@ impl TenantRun<'_> {
         let outcome = self
             .call(
                 &label,
-                single(watches.iter().map(|w| &w.0)),
+                &emails(watches.iter().map(|w| &w.0)),
                 deadline,
                 async |plugin, store| {
                     plugin
@@ -390,7 +390,7 @@ impl TenantRun<'_> {
     ) -> Result<WebhookAnswer, RunProblem> {
         let deadline = self.runtime.limits().call_deadline;
         let outcome = self
-            .call("webhook", None, deadline, async |plugin, store| {
+            .call("webhook", &[], deadline, async |plugin, store| {
                 plugin
                     .rooms_exchange_sync_notifications()
                     .call_handle_webhook(store, request)
@@ -426,10 +426,9 @@ impl TenantRun<'_> {
     }
 }
 
-/// The email of a one-person batch (its log lines carry the person).
-fn single<'p>(mut persons: impl Iterator<Item = &'p Person>) -> Option<&'p str> {
-    let first = persons.next()?;
-    persons.next().is_none().then_some(first.email.as_str())
+/// The addresses of a batch's persons (its log lines carry them).
+fn emails<'p>(persons: impl Iterator<Item = &'p Person>) -> Vec<&'p str> {
+    persons.map(|p| p.email.as_str()).collect()
 }
 
 fn to_watches(watches: &[(Person, SubscriptionRecord)]) -> Vec<wit::Watch> {

@@ -4,6 +4,7 @@
 //! ```text
 //! rooms-sync [global options] serve --tenants DIR [--listen ADDR] [--public-url URL]
 //!                                   [--log-format text|json] [--rescan-secs N]
+//!                                   [--webhook-rate N] [--webhook-burst N]
 //! ```
 //!
 //! Once it listens (`--listen`, default `127.0.0.1:8080`; port 0 lets the
@@ -123,6 +124,11 @@ pub struct ServeOptions {
     pub inputs: TenantInputs,
     /// The component and the limits of every call.
     pub runtime: RuntimeOptions,
+    /// `--webhook-rate`: webhook posts per second allowed from one peer
+    /// address.
+    pub webhook_rate: f64,
+    /// `--webhook-burst`: webhook posts one peer address may send at once.
+    pub webhook_burst: f64,
 }
 
 /// What every tenant of the process shares.
@@ -258,8 +264,8 @@ pub async fn serve(
                 log: log.clone(),
                 reply_bound: runtime.limits().call_deadline + Duration::from_secs(5),
                 limiter: RefCell::new(webhook::RateLimiter::new(
-                    webhook::RATE_PER_SECOND,
-                    webhook::RATE_BURST,
+                    options.webhook_rate,
+                    options.webhook_burst,
                 )),
             });
             let accept = tokio::task::spawn_local(webhook::accept_loop(listener, http, stop_rx));
@@ -357,12 +363,10 @@ fn rescan(registry: &Registry, ctx: &Rc<Context>, root: &Path, scan_error: &mut 
             _ => None,
         };
         let log = ctx.log.with_field("tenant", &name);
-        let slot = match Tenant::open(
-            &found.dir,
-            ctx.env.clone(),
-            ctx.inputs.clone(),
-            ctx.log.clone(),
-        ) {
+        // Every line of the tenant that names one of its persons carries it.
+        let persons = crate::log::PersonIndex::new();
+        let tenant_log = ctx.log.with_person_index(persons.clone());
+        let slot = match Tenant::open(&found.dir, ctx.env.clone(), ctx.inputs.clone(), tenant_log) {
             Ok(tenant) => {
                 log.write(
                     Level::Info,
@@ -376,6 +380,7 @@ fn rescan(registry: &Registry, ctx: &Rc<Context>, root: &Path, scan_error: &mut 
                     name.clone(),
                     tenant,
                     ctx.clone(),
+                    persons,
                     previous,
                 ))
             }

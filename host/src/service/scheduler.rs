@@ -37,7 +37,7 @@ use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 use crate::calls::notifications::{HttpRequest, HttpResponse, WebhookEvent};
 use crate::calls::{RunReport, TenantRun};
-use crate::log::{Level, LogSink};
+use crate::log::{Level, LogSink, PersonIndex};
 use crate::rooms_db::{FailureKind, Person, PersonRow, SyncMode};
 use crate::tenant::Tenant;
 
@@ -104,7 +104,11 @@ pub(crate) struct TenantService {
     pub wake_workers: Notify,
     pub wake_poller: Notify,
     pub persons: RefCell<Persons>,
+    /// The persons' addresses for the tenant's log lines.
+    person_index: PersonIndex,
     pub status: Cell<Status>,
+    /// The error about push persons without a callback URL was logged.
+    no_callback_logged: Cell<bool>,
     /// Pull mailboxes whose subscription was lost: subscribed again at once.
     pub force_resubscribe: RefCell<BTreeSet<String>>,
     /// Mailboxes whose `Subscribe` failed: not tried again before then.
@@ -123,6 +127,7 @@ impl TenantService {
         name: String,
         tenant: Arc<Tenant>,
         ctx: Rc<Context>,
+        person_index: PersonIndex,
         previous: Option<Rc<TenantService>>,
     ) -> Rc<TenantService> {
         let timing = *tenant.settings().timing();
@@ -143,7 +148,9 @@ impl TenantService {
             wake_workers: Notify::new(),
             wake_poller: Notify::new(),
             persons: RefCell::new(Persons::default()),
+            person_index,
             status: Cell::new(Status::default()),
+            no_callback_logged: Cell::new(false),
             force_resubscribe: RefCell::new(BTreeSet::new()),
             subscribe_retry: RefCell::new(BTreeMap::new()),
             webhook_tx,
@@ -259,16 +266,6 @@ impl TenantService {
                     status.persons, status.push, status.pull
                 ),
             );
-            if self.callback.is_none()
-                && self
-                    .persons
-                    .borrow()
-                    .all
-                    .values()
-                    .any(|p| p.sync_mode == SyncMode::O365)
-            {
-                log.write(Level::Error, &no_callback_message());
-            }
         }
         let workers = self
             .tenant
@@ -335,11 +332,24 @@ impl TenantService {
                     .collect();
                 persons.generation += 1;
                 persons.all = all;
+                self.person_index.set(persons.all.keys().cloned());
                 Some((newly_active, gone))
             } else {
                 None
             }
         };
+        if self.callback.is_none()
+            && !self.no_callback_logged.get()
+            && self
+                .persons
+                .borrow()
+                .all
+                .values()
+                .any(|p| !p.sync_disabled && p.sync_mode == SyncMode::O365)
+        {
+            self.log().write(Level::Error, &no_callback_message());
+            self.no_callback_logged.set(true);
+        }
         if let Some((newly_active, gone)) = changed {
             for mailbox in &gone {
                 self.queue.borrow_mut().forget(mailbox);

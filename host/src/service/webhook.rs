@@ -10,7 +10,7 @@
 //!
 //! | check | answer | reason |
 //! |---|---|---|
-//! | more than [`RATE_PER_SECOND`] posts per second (burst [`RATE_BURST`]) from one peer address | 429, `Retry-After: 1` | `rate_limited` |
+//! | more than `--webhook-rate` posts per second (burst `--webhook-burst`; [`RATE_PER_SECOND`] and [`RATE_BURST`] by default) from one peer address | 429, `Retry-After: 1` | `rate_limited` |
 //! | not `POST` | 405, `Allow: POST` | `method` |
 //! | a body over [`MAX_BODY`] (by `Content-Length`, or while reading: it is never read past the cap) | 413 | `too_large` |
 //! | no running tenant of that name (also a broken one) | 404 | `unknown_tenant` |
@@ -66,11 +66,13 @@ use super::{Registry, Slot};
 /// The largest webhook body read.
 pub const MAX_BODY: u64 = 1 << 20;
 
-/// Posts per second allowed from one peer address.
-pub const RATE_PER_SECOND: f64 = 20.0;
+/// Posts per second allowed from one peer address by default
+/// (`--webhook-rate`).
+pub const RATE_PER_SECOND: u32 = 20;
 
-/// Posts one peer address may send at once before the rate applies.
-pub const RATE_BURST: f64 = 100.0;
+/// Posts one peer address may send at once before the rate applies, by
+/// default (`--webhook-burst`).
+pub const RATE_BURST: u32 = 100;
 
 /// Peer addresses remembered by the rate limiter before idle ones are
 /// dropped.
