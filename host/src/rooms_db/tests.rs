@@ -921,6 +921,7 @@ fn a_version_2_database_with_data_migrates_to_the_service_tables() {
         let raw = Connection::open(&path).unwrap();
         raw.execute_batch(
             "DROP TABLE subscriptions; DROP TABLE person_failures; DROP TABLE person_disabled;
+             DROP TABLE ignored_differences; DROP TABLE probe_subscriptions;
              PRAGMA user_version = 2;
              UPDATE persons SET sync_disabled = 1;",
         )
