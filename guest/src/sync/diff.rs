@@ -88,6 +88,8 @@ pub struct Difference {
 }
 
 /// The differences of `person` in `[from, to)` (the WIT `diff-person`).
+// A `Problem` is what the WIT export returns; it is made once per call.
+#[allow(clippy::result_large_err)]
 pub fn diff(
     platform: &mut dyn Platform,
     person: &Person,

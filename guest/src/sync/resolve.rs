@@ -43,6 +43,8 @@ pub enum Resolution {
 
 /// Settles the difference of `target` (a booking id, or an item's ItemId or
 /// UID) of `person` (the WIT `resolve-difference`).
+// A `Problem` is what the WIT export returns; it is made once per call.
+#[allow(clippy::result_large_err)]
 pub fn resolve(
     platform: &mut dyn Platform,
     person: &Person,
@@ -59,6 +61,8 @@ pub fn resolve(
 }
 
 /// [`resolve`] over any transport.
+// A `Problem` is what the WIT export returns; it is made once per call.
+#[allow(clippy::result_large_err)]
 pub(crate) fn resolve_with<T: Transport>(
     platform: &mut dyn Platform,
     person: &Person,

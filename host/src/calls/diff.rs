@@ -170,7 +170,7 @@ impl TenantRun<'_> {
         let outcome = self
             .call(
                 &person.email,
-                Some(&person.email),
+                &[&person.email],
                 deadline,
                 async |plugin, store| {
                     plugin
@@ -204,7 +204,7 @@ impl TenantRun<'_> {
         let outcome = self
             .call(
                 &person.email,
-                Some(&person.email),
+                &[&person.email],
                 deadline,
                 async |plugin, store| {
                     plugin
