@@ -254,7 +254,7 @@ pub async fn run(
             "ignored": ignored,
             "differences": shown_list,
         });
-        writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
+        writeln!(out, "{}", serde_json::to_string(&value)?)?;
     } else {
         render_text(
             &shown_list,
@@ -295,7 +295,7 @@ fn resolved(
             "resolution": choice.name(),
             "resolved": true,
         });
-        writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
+        writeln!(out, "{}", serde_json::to_string(&value)?)?;
     } else {
         let what = match choice {
             Choice::UseExchange => "ROOMS now holds the Exchange state",
