@@ -59,6 +59,7 @@
 
 pub mod diff;
 pub mod notifications;
+pub mod subscription_check;
 
 use std::cell::RefCell;
 use std::path::Path;
@@ -168,7 +169,14 @@ pub async fn check(
     runtime: &Runtime,
     only: Option<&str>,
 ) -> Result<Vec<PersonReport>, TenantError> {
-    check_each(tenant, runtime, only, &mut |_| {}).await
+    check_each(
+        tenant,
+        runtime,
+        only,
+        &subscription_check::SubscriptionOptions::default(),
+        &mut |_| {},
+    )
+    .await
 }
 
 /// A person's sync test is done: the `done`-th of `total` to finish (from
@@ -190,10 +198,13 @@ pub struct CheckProgress<'r> {
 /// becomes a red check of that person; the others still run. A sync-disabled
 /// person is tested too, and gets a red `sync-enabled` check. An unknown
 /// `only` is one red `person` check (code `unknown-person`), not an error.
+/// The fifth check, `subscription`, follows the component's four when they
+/// are green ([`subscription_check`], with `subscription`'s options).
 pub async fn check_each(
     tenant: &Arc<Tenant>,
     runtime: &Runtime,
     only: Option<&str>,
+    subscription: &subscription_check::SubscriptionOptions,
     progress: &mut dyn FnMut(CheckProgress<'_>),
 ) -> Result<Vec<PersonReport>, TenantError> {
     let rows = match only {
@@ -242,6 +253,15 @@ pub async fn check_each(
                 let report = match row {
                     PersonRow::Valid(person) => {
                         let mut report = run.check_person(&person).await;
+                        // The component's checks end with `write`; a host
+                        // error (a trap, the deadline) is one check alone.
+                        if report.checks.last().is_some_and(|c| c.name == "write") {
+                            let red = report.checks.iter().find(|c| !c.ok).map(|c| c.name.clone());
+                            report.checks.push(match red {
+                                None => run.check_subscription(&person, subscription).await,
+                                Some(failed) => subscription_check::not_run(&failed),
+                            });
+                        }
                         if person.sync_disabled {
                             report.checks.push(sync_enabled_check(tenant, &person));
                         }

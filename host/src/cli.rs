@@ -4,7 +4,7 @@
 //! rooms-sync --tenant DIR person add EMAIL --mode O365|O365Pull [--sync-url URL] [--conflict Rollback|Cancel] [--room [--sync-master]]
 //! rooms-sync --tenant DIR person list [--json]
 //! rooms-sync --tenant DIR person remove EMAIL
-//! rooms-sync --tenant DIR check [--person EMAIL] [--summary] [--json]
+//! rooms-sync --tenant DIR check [--person EMAIL] [--summary] [--json] [--public-url URL] [--subscription-wait-secs N]
 //! rooms-sync --tenant DIR booking list|occurrences|add|update|cancel|skip|move|conflicts|outbox|quarantine ...
 //! rooms-sync --tenant DIR run [--person EMAIL] [--json]
 //! rooms-sync --tenant DIR diff --person EMAIL [--from DATE] [--to DATE] [--json] [--resolve ID use-exchange|use-rooms|ignore]
@@ -175,6 +175,17 @@ enum Command {
         /// its fix once and its mailboxes, largest group first.
         #[arg(long)]
         summary: bool,
+        /// The address of the running `rooms-sync serve` as Exchange
+        /// reaches it (as given to `serve --public-url`): the `subscription`
+        /// check of push (O365) persons subscribes to
+        /// URL/api/webhooks/exchange/<tenant> unless the tenant sets
+        /// ExchangePushNotificationEndpointUrl; with neither it is skipped.
+        #[arg(long, value_name = "URL", value_parser = http_url)]
+        public_url: Option<String>,
+        /// How long the `subscription` check of a push person waits for
+        /// the service to receive Exchange's notification, in seconds.
+        #[arg(long, value_name = "SECS", default_value_t = crate::calls::subscription_check::DEFAULT_WAIT_SECS, value_parser = clap::value_parser!(u32).range(1..=600))]
+        subscription_wait_secs: u32,
     },
     /// Where ROOMS and Exchange disagree for one person: bookings against
     /// calendar items, field by field, series occurrences included. Exit 0
@@ -343,6 +354,8 @@ pub async fn run(
             person,
             json,
             summary,
+            public_url,
+            subscription_wait_secs,
         } => {
             let progress_on = std::io::stderr().is_terminal();
             let inputs = tenant_inputs(&cli.inputs);
@@ -361,6 +374,8 @@ pub async fn run(
                             json: *json,
                             summary: *summary,
                             color,
+                            public_url: public_url.as_deref(),
+                            subscription_wait_secs: *subscription_wait_secs,
                         },
                         commands::check::CheckOutput {
                             out: output.out,
@@ -501,4 +516,19 @@ fn runtime_options(args: &RuntimeArgs) -> anyhow::Result<RuntimeOptions> {
             },
         },
     })
+}
+
+/// `--public-url` of `check`: an absolute `http` or `https` URL.
+fn http_url(value: &str) -> Result<String, String> {
+    let trimmed = value.trim();
+    let rest = trimmed
+        .strip_prefix("https://")
+        .or_else(|| trimmed.strip_prefix("http://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.starts_with('/') => Ok(trimmed.to_owned()),
+        _ => Err(format!(
+            "'{value}' is not an absolute http(s) URL; give the service's address as Exchange \
+             reaches it, e.g. https://rooms.contoso.com"
+        )),
+    }
 }

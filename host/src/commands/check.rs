@@ -1,5 +1,13 @@
-//! `rooms-sync --tenant DIR check [--person EMAIL] [--summary] [--json]`: the
-//! sync test of every person of the tenant (or one), and the tenant report.
+//! `rooms-sync --tenant DIR check [--person EMAIL] [--summary] [--json]
+//! [--public-url URL] [--subscription-wait-secs N]`: the sync test of every
+//! person of the tenant (or one), and the tenant report.
+//!
+//! The fifth check, `subscription`, needs the running service for push
+//! persons: `--public-url` (as given to `serve`) or the tenant's
+//! `ExchangePushNotificationEndpointUrl` names its webhook, and the check
+//! waits up to `--subscription-wait-secs` (default 30) for a notification
+//! to reach it ([`calls::subscription_check`]). Without either it is
+//! skipped: green, its message starting `skipped:`.
 //!
 //! The persons are tested in up to `SyncMaxConcurrentMailboxes` component
 //! instances at once ([`calls::check_each`]); the reports keep the persons'
@@ -67,6 +75,7 @@ use std::sync::Arc;
 
 use jiff::civil::Date;
 
+use crate::calls::subscription_check::{DEFAULT_WAIT_SECS, SubscriptionOptions};
 use crate::calls::{self, CheckProgress, CheckReport, PersonReport};
 use crate::log::LogSink;
 use crate::runtime::{Runtime, RuntimeOptions};
@@ -104,6 +113,12 @@ pub struct CheckArgs<'a> {
     pub summary: bool,
     /// Colour the text output (`--color`, resolved by the CLI).
     pub color: bool,
+    /// `--public-url URL`: the running service's address, for the
+    /// `subscription` check of push persons.
+    pub public_url: Option<&'a str>,
+    /// `--subscription-wait-secs`: the longest wait for a push
+    /// notification (0 is read as the default).
+    pub subscription_wait_secs: u32,
 }
 
 /// Where `check` writes.
@@ -141,7 +156,14 @@ pub async fn check_tenant(
 ) -> anyhow::Result<i32> {
     let CheckOutput { out, progress } = output;
     let mut progress = progress;
-    let reports = calls::check_each(tenant, runtime, args.only, &mut |event| {
+    let subscription = SubscriptionOptions {
+        public_url: args.public_url.map(str::to_owned),
+        wait_secs: match args.subscription_wait_secs {
+            0 => DEFAULT_WAIT_SECS,
+            secs => secs,
+        },
+    };
+    let reports = calls::check_each(tenant, runtime, args.only, &subscription, &mut |event| {
         if let Some(err) = progress.as_deref_mut() {
             // Progress is best effort: a closed terminal does not stop the test.
             let _ = write_progress(err, &event);

@@ -1,5 +1,6 @@
-//! The full sync test (`check`) end to end: the four checks in order
-//! (`configuration`, `sign-in`, `calendar-access`, `write`) against the
+//! The full sync test (`check`) end to end: the checks in order
+//! (`configuration`, `sign-in`, `calendar-access`, `write`, and
+//! `subscription`, tested in `diagnostics_subscription.rs`) against the
 //! emulator, for a healthy tenant (all green, no test item left, even when a
 //! delete fails once) and for each cause the emulator can produce, with the
 //! fix and how long the change takes to apply.
@@ -13,7 +14,13 @@ use rooms_sync_integration::{Mode, Run, SERVICE_USER, TenantDir, World, assert_h
 const TEST_SUBJECT: &str = "ROOMS sync test";
 
 /// The check names in the order `check --json` reports them.
-const ORDER: [&str; 4] = ["configuration", "sign-in", "calendar-access", "write"];
+const ORDER: [&str; 5] = [
+    "configuration",
+    "sign-in",
+    "calendar-access",
+    "write",
+    "subscription",
+];
 
 /// Adds `who` and runs its sync test.
 async fn check(world: &World, tenant: &TenantDir, who: &str) -> Run {
