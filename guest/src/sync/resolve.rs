@@ -11,7 +11,9 @@
 //!   writes it ([`Engine::write_active`], [`Engine::write_cancel`]), but
 //!   against the item's current ChangeKey, read just before: the operator
 //!   chose ROOMS, so a newer Outlook version is overwritten instead of
-//!   becoming a conflict. An item gone is created again.
+//!   becoming a conflict. An item gone is created again. A series'
+//!   occurrences that Outlook moved or renamed and ROOMS does not are put
+//!   back on the pattern; one deleted in Outlook cannot be restored.
 //!
 //! Ignoring is the host's alone (it records the revision and ChangeKey).
 
@@ -26,7 +28,7 @@ use crate::session::Target;
 use super::inbound::set_link;
 use super::mapping;
 use super::options::Options;
-use super::transport::{Change, RemoteItem, Transport};
+use super::transport::{Change, Invitations, ItemVersion, RemoteItem, Transport};
 use super::{Engine, Problem};
 
 /// The code of the problem for a target that names nothing of the person.
@@ -286,9 +288,82 @@ impl<T: Transport> Engine<'_, T> {
         }
         b.attempts = 0;
         if b.state == BookingState::Cancelled {
-            self.write_cancel(b)
-        } else {
-            self.write_active(b)
+            return self.write_cancel(b);
         }
+        let id = b.id.clone();
+        self.write_active(b)?;
+        self.reset_outlook_exceptions(&id)
+    }
+
+    /// After a series was written with `use-rooms`: the occurrences that
+    /// Outlook moved or renamed and ROOMS holds as the pattern has them are
+    /// put back on the pattern (the outbound write only writes the
+    /// exceptions ROOMS has). An occurrence deleted in Outlook cannot be
+    /// brought back through EWS; it stays listed by `diff`.
+    fn reset_outlook_exceptions(&mut self, booking_id: &str) -> Result<(), Error> {
+        let mailbox = self.mailbox.clone();
+        let keys = [BookingKey::Id(booking_id.to_owned())];
+        let Some(b) = self
+            .platform
+            .find_bookings(&keys)
+            .into_iter()
+            .flatten()
+            .next()
+        else {
+            return Ok(());
+        };
+        let Some(r) = &b.fields.recurrence else {
+            return Ok(());
+        };
+        let Some(item) = self.current_item(&b)? else {
+            return Ok(());
+        };
+        let Some(remote) = &item.recurrence else {
+            return Ok(());
+        };
+        let duration = b.fields.end - b.fields.start;
+        let invitations = if b.fields.organiser.eq_ignore_ascii_case(&mailbox) {
+            Invitations::Send
+        } else {
+            Invitations::None
+        };
+        for m in &remote.modified {
+            let original = m.original_start;
+            let on_pattern = m.start == original
+                && m.end == original + duration
+                && m.subject == b.fields.subject;
+            if on_pattern
+                || r.modified.iter().any(|x| x.original_start == original)
+                || r.deleted.contains(&original)
+            {
+                continue;
+            }
+            let Some(occurrence_id) = item
+                .occurrence_ids
+                .iter()
+                .find(|(s, _)| *s == original)
+                .map(|(_, id)| id.clone())
+            else {
+                continue;
+            };
+            let occurrence = ItemVersion {
+                item_id: occurrence_id,
+                change_key: String::new(),
+            };
+            let (subject, tz) = (b.fields.subject.clone(), b.fields.time_zone.clone());
+            self.call(true, |t, p| {
+                t.update_occurrence(
+                    p,
+                    &mailbox,
+                    &occurrence,
+                    original,
+                    original + duration,
+                    &subject,
+                    &tz,
+                    invitations,
+                )
+            })?;
+        }
+        Ok(())
     }
 }

@@ -447,3 +447,63 @@ async fn bad_arguments_exit_2_with_the_cause() {
         );
     }
 }
+
+#[tokio::test]
+async fn use_rooms_resets_an_exception_changed_in_outlook() {
+    let world = World::start().await;
+    let weekly = world
+        .outlook_create(
+            ALICE,
+            json!({"subject": "Jour fixe", "start": "2027-03-01T14:00:00", "end": "2027-03-01T15:00:00",
+                   "time_zone": WEST_EUROPE, "resources": [BERLIN],
+                   "recurrence": {"pattern": {"type": "weekly", "interval": 1, "days": ["Monday"]},
+                                  "range": {"type": "numbered", "start": "2027-03-01", "count": 6}}}),
+        )
+        .await;
+    let weekly_id = weekly["id"].as_str().unwrap().to_owned();
+    let dir = tenant(&world, "diff-series-rooms").await;
+    dir.sync(None).await;
+    let occ = world
+        .outlook_occurrences(
+            ALICE,
+            &weekly_id,
+            "2027-02-28T00:00:00Z",
+            "2027-04-30T00:00:00Z",
+        )
+        .await;
+    assert_eq!(occ.len(), 6);
+    world
+        .outlook_patch(
+            ALICE,
+            occ[1]["id"].as_str().unwrap(),
+            json!({"subject": "Jour fixe (Outlook)"}),
+        )
+        .await;
+    let (code, json) = diff(&dir, &[]).await;
+    assert_eq!(code, 1);
+    let d = only(&json, "Jour fixe");
+    assert_eq!(ts_of(&d["occurrence"]), ts("2027-03-08T13:00:00Z"), "{d:#}");
+    let id = d["booking"].as_str().unwrap().to_owned();
+
+    resolve(&dir, &id, "use-rooms").await;
+    let after = world
+        .outlook_occurrences(
+            ALICE,
+            &weekly_id,
+            "2027-02-28T00:00:00Z",
+            "2027-04-30T00:00:00Z",
+        )
+        .await;
+    assert_eq!(after.len(), 6, "{after:#?}");
+    assert!(
+        after.iter().all(|o| o["subject"] == "Jour fixe"),
+        "the Outlook exception is reset: {after:#?}"
+    );
+    let (code, json) = diff(&dir, &[]).await;
+    assert_eq!(code, 0, "{json:#}");
+    // The next sync keeps both sides as they are.
+    let r = dir.sync(None).await;
+    assert_eq!(r.totals().to_exchange, [0, 0, 0], "{}", r.json);
+    let (code, json) = diff(&dir, &[]).await;
+    assert_eq!(code, 0, "after a sync: {json:#}");
+}
