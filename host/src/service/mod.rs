@@ -63,12 +63,13 @@
 //! # Test knob
 //!
 //! `ROOMS_SYNC_TEST_MINUTE_MS=<n>` (environment, not in `--help`) makes
-//! every minute-based interval of the service last `n` milliseconds per
-//! minute: `IntervallSubscribeInMinutes`, `RenewalThresholdMinutes`, and
-//! the heartbeats-stopped limit of 2 × `StatusFrequencyMinutes` + 1. The
-//! minutes passed to Exchange (`SubscriptionTimeoutInMinutes`,
-//! `StatusFrequencyMinutes`) stay minutes. `IntervallTaskInSeconds` is
-//! always real seconds (tests set it to 1).
+//! every minute-based interval the service measures itself last `n`
+//! milliseconds per minute: `IntervallSubscribeInMinutes`,
+//! `RenewalThresholdMinutes`, the heartbeats-stopped limit (twice
+//! `StatusFrequencyMinutes` plus one), and the age after which a pull
+//! subscription counts as expired (`SubscriptionTimeoutInMinutes`). The
+//! minutes passed to Exchange in `Subscribe` stay minutes.
+//! `IntervallTaskInSeconds` is always real seconds (tests set it to 1).
 
 pub mod metrics;
 pub mod pull;

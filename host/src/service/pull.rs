@@ -11,7 +11,8 @@
 //! - **Subscribes what is missing or due**, in batches of
 //!   `BatchSubscribeSize`, each call bounded by
 //!   `BatchSubscribeTimeoutInMiliseconds`. Pull: no subscription, a lost
-//!   one, or one older than `IntervallSubscribeInMinutes`; the previous
+//!   one, one that expired (no event for `SubscriptionTimeoutInMinutes`, as
+//!   after a long stop), or one older than `IntervallSubscribeInMinutes`; the previous
 //!   subscription is passed so the component resumes its watermark, and a
 //!   subscription that could not resume is followed by an incremental sync.
 //!   Push: see [`super::push`] (callback, heartbeats, renewal); a push
@@ -36,6 +37,7 @@ use crate::calls::TenantRun;
 use crate::calls::notifications::{Poll, SubscribeOptions};
 use crate::log::Level;
 use crate::rooms_db::{FailureKind, Person, SubscriptionRecord, SyncMode};
+use crate::settings::Timing;
 
 use super::push::{Renewal, elapsed, renewal_due};
 use super::scheduler::TenantService;
@@ -50,6 +52,7 @@ const PASS_TICK: Duration = Duration::from_secs(1);
 enum Why {
     New,
     Lost,
+    Expired,
     Interval,
     Push(Renewal),
 }
@@ -201,6 +204,12 @@ pub(crate) async fn maintain(svc: &TenantService, run: &mut Option<(u64, TenantR
             (SyncMode::O365Pull, Some(sub)) => {
                 if svc.force_resubscribe.borrow().contains(&person.email) {
                     Some(Why::Lost)
+                } else if elapsed(sub.last_event_at, now)
+                    >= minute * timing.subscription_timeout_minutes
+                {
+                    // Exchange dropped it (no GetEvents for its timeout, e.g.
+                    // while the service was stopped): no poll is wasted on it.
+                    Some(Why::Expired)
                 } else if elapsed(sub.created_at, now)
                     >= minute * timing.intervall_subscribe_minutes
                 {
@@ -231,11 +240,7 @@ pub(crate) async fn maintain(svc: &TenantService, run: &mut Option<(u64, TenantR
         }
         return;
     }
-    let options = SubscribeOptions {
-        timeout_minutes: timing.subscription_timeout_minutes,
-        callback_url: svc.callback.clone(),
-        status_frequency_minutes: timing.status_frequency_minutes,
-    };
+    let options = subscribe_options(&timing, svc.callback.clone());
     let retry_after = Duration::from_secs(timing.intervall_task_seconds.into());
     for chunk in due.chunks(batch) {
         if svc.stopping() {
@@ -303,10 +308,21 @@ pub(crate) async fn maintain(svc: &TenantService, run: &mut Option<(u64, TenantR
     svc.refresh_status();
 }
 
+/// How new subscriptions are made: `SubscriptionTimeoutInMinutes` (pull),
+/// the callback and `StatusFrequencyMinutes` (push).
+fn subscribe_options(timing: &Timing, callback: Option<String>) -> SubscribeOptions {
+    SubscribeOptions {
+        timeout_minutes: timing.subscription_timeout_minutes,
+        callback_url: callback,
+        status_frequency_minutes: timing.status_frequency_minutes,
+    }
+}
+
 fn describe(why: Why) -> &'static str {
     match why {
         Why::New => "none stored",
         Why::Lost => "the previous one was lost",
+        Why::Expired => "the previous one expired (SubscriptionTimeoutInMinutes)",
         Why::Interval => "IntervallSubscribeInMinutes reached",
         Why::Push(Renewal::HeartbeatsStopped) => "heartbeats stopped",
         Why::Push(Renewal::Age) => "RenewalThresholdMinutes reached",
@@ -413,5 +429,80 @@ fn polled(svc: &TenantService, person: &Person, stored: &SubscriptionRecord, out
                 &problem.message,
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::{AppSettings, TenantInputs, TenantSettings};
+    use std::collections::HashMap;
+
+    fn settings(text: &str) -> TenantSettings {
+        let raw =
+            AppSettings::parse(std::path::Path::new("RoomsAppSettings.config"), text).unwrap();
+        TenantSettings::from_raw(
+            &raw,
+            &HashMap::<String, String>::new(),
+            &TenantInputs::default(),
+        )
+        .unwrap()
+    }
+
+    const BASE: &str = r#"<add key="ExchangeTenantId" value="72f988bf-86f1-41af-91ab-2d7cd011db47"/>
+  <add key="ExchangeAppId" value="5a7e3c12-4b6d-4e8f-9a1b-2c3d4e5f6a70"/>
+  <add key="ExchangeClientSecret" value="s"/>"#;
+
+    #[test]
+    fn the_service_reads_the_original_keys_and_defaults() {
+        let defaults = settings(&format!("<RoomsAppSettings>{BASE}</RoomsAppSettings>"));
+        let t = defaults.timing();
+        assert_eq!(
+            (
+                t.batch_get_events_size,
+                t.batch_get_events_sleep_between_batches_ms,
+                t.batch_get_events_timeout_ms,
+                t.batch_subscribe_size,
+                t.batch_subscribe_timeout_ms,
+                t.failed_get_events_till_deactivate,
+                t.failed_subscribe_till_deactivate,
+                t.intervall_subscribe_minutes,
+                t.intervall_task_seconds,
+                t.subscription_timeout_minutes,
+                t.status_frequency_minutes,
+                t.renewal_threshold_minutes,
+            ),
+            (100, 0, 100_000, 100, 10_000, 10, 10, 20, 30, 720, 30, 40)
+        );
+        let options = subscribe_options(t, None);
+        assert_eq!(
+            (
+                options.timeout_minutes,
+                options.status_frequency_minutes,
+                options.callback_url
+            ),
+            (720, 30, None)
+        );
+        let tuned = settings(&format!(
+            r#"<RoomsAppSettings>{BASE}
+  <add key="SubscriptionTimeoutInMinutes" value="60"/>
+  <add key="StatusFrequencyMinutes" value="5"/>
+  <add key="ExchangePushNotificationEndpointUrl" value="https://rooms.example.com/api/webhooks/exchange"/>
+</RoomsAppSettings>"#
+        ));
+        let callback = super::super::push::callback_url(
+            tuned.push_notification_endpoint_url(),
+            Some("https://ignored.example.com"),
+            "contoso",
+        );
+        let options = subscribe_options(tuned.timing(), callback);
+        assert_eq!(
+            (options.timeout_minutes, options.status_frequency_minutes),
+            (60, 5)
+        );
+        assert_eq!(
+            options.callback_url.as_deref(),
+            Some("https://rooms.example.com/api/webhooks/exchange/contoso")
+        );
     }
 }
