@@ -20,6 +20,8 @@
 //!   fields) and then occurrence by occurrence (each original start that is
 //!   modified or deleted on either side), so an exception changed on one
 //!   side is a difference of that occurrence;
+//! - the sync test's items (tagged `RoomsSyncTest`), which the sync leaves
+//!   alone, are left out;
 //! - an active or sync-disabled booking without an item is missing in
 //!   Exchange; an item no booking knows (the host is asked by id, tag and
 //!   UID, so a copy of another person's booking is not listed) is missing in
@@ -205,6 +207,13 @@ pub fn compare(
     to: Instant,
 ) -> Vec<Difference> {
     let mailbox = mailbox.to_ascii_lowercase();
+    // What the sync leaves alone (the sync test's items) is no difference.
+    let kept: Vec<RemoteItem> = items
+        .iter()
+        .filter(|i| !super::inbound::ignored(i))
+        .cloned()
+        .collect();
+    let items = kept.as_slice();
     let mut by_id: HashMap<&str, usize> = HashMap::new();
     let mut by_tag: HashMap<&str, usize> = HashMap::new();
     let mut by_uid: HashMap<&str, usize> = HashMap::new();
@@ -783,6 +792,23 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].fields[0].field, "state");
         assert_eq!(found[0].fields[0].rooms, "cancelled");
+    }
+
+    #[test]
+    fn a_sync_disabled_booking_is_compared_and_a_sync_test_item_is_not() {
+        let p = platform();
+        let i = item("b1");
+        let mut b = booking_of(&p, &i, "b1");
+        b.state = BookingState::SyncDisabled;
+        b.fields.subject = "Planning (ROOMS)".into();
+        b.revision += 1;
+        let mut test_item = item("t");
+        test_item.tag = None;
+        test_item.sync_test = true;
+        let found = run(&p, &[b], &[i, test_item]);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!(found[0].state, Some(BookingState::SyncDisabled));
+        assert_eq!(found[0].fields[0].rooms, "Planning (ROOMS)");
     }
 
     #[test]
