@@ -236,7 +236,9 @@ async fn a_token_inside_the_renewal_window_is_renewed_before_use() {
     for _ in 0..2 {
         assert!(calls::check(&opened, &runtime, None).await.unwrap()[0].ok());
     }
-    assert_eq!(token_requests(&world).len(), 2);
+    // Each check calls the component twice (check-person, then
+    // check-subscription), and each call renews.
+    assert_eq!(token_requests(&world).len(), 4);
 
     // With OAuthTokenMinutesBeforeRenew=5 the same 10-minute token is reused.
     let tenant = world.tenant(
@@ -322,7 +324,18 @@ async fn the_delegated_refresh_token_is_used_and_rotated() {
         .iter()
         .map(|e| e.operation.clone().unwrap_or_default())
         .collect();
-    // The emulator invalidates a refresh token once redeemed: the third call
-    // only succeeds with the rotated one.
-    assert_eq!(grants, ["password", "refresh_token", "refresh_token"]);
+    // Each check is two component calls (check-person, check-subscription),
+    // each renewing. The emulator invalidates a refresh token once redeemed:
+    // every later call only succeeds with the rotated one.
+    assert_eq!(
+        grants,
+        [
+            "password",
+            "refresh_token",
+            "refresh_token",
+            "refresh_token",
+            "refresh_token",
+            "refresh_token"
+        ]
+    );
 }
