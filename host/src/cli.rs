@@ -303,7 +303,7 @@ pub async fn run(
     };
     let log = log.unwrap_or_else(|| LogSink::stderr_as(cli.log_level, log_format));
     if let Command::Serve(args) = &cli.command {
-        let result = serve(&cli, args, env, log).await;
+        let result = serve(&cli, args, env, log, output.out).await;
         return match result {
             Ok(code) => code,
             Err(e) => {
@@ -456,6 +456,7 @@ async fn serve(
     args: &ServeArgs,
     env: Arc<dyn EnvSource + Send + Sync>,
     log: LogSink,
+    out: &mut dyn Write,
 ) -> anyhow::Result<i32> {
     if let Some(tenant) = &cli.tenant {
         anyhow::bail!(
@@ -473,9 +474,7 @@ async fn serve(
         webhook_rate: args.webhook_rate.into(),
         webhook_burst: args.webhook_burst.into(),
     };
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    crate::service::serve(options, env, log, &mut out).await
+    crate::service::serve(options, env, log, out).await
 }
 
 fn tenant_inputs(args: &InputArgs) -> anyhow::Result<TenantInputs> {

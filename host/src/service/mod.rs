@@ -305,7 +305,12 @@ pub async fn serve(
 }
 
 /// Scans DIR and applies what changed.
-fn rescan(registry: &Registry, ctx: &Rc<Context>, root: &Path, scan_error: &mut Option<String>) {
+fn rescan(
+    registry: &Rc<Registry>,
+    ctx: &Rc<Context>,
+    root: &Path,
+    scan_error: &mut Option<String>,
+) {
     let found = match tenants::scan(root) {
         Ok(found) => {
             *scan_error = None;
@@ -334,17 +339,26 @@ fn rescan(registry: &Registry, ctx: &Rc<Context>, root: &Path, scan_error: &mut 
         let (name, changed) = match change {
             Change::Removed(name) => {
                 let entry = registry.slots.borrow_mut().remove(&name);
+                ctx.metrics.forget_tenant(&name);
                 if let Some(Entry {
                     slot: Slot::Running(service),
                     ..
                 }) = entry
                 {
                     service.stop();
+                    // Its last calls may still count: forget its series once
+                    // it has stopped, unless the directory is back by then.
+                    let (registry, ctx, name) = (registry.clone(), ctx.clone(), name.clone());
+                    tokio::task::spawn_local(async move {
+                        service.stopped().await;
+                        if !registry.slots.borrow().contains_key(&name) {
+                            ctx.metrics.forget_tenant(&name);
+                        }
+                    });
                 }
-                ctx.metrics.forget_tenant(&name);
                 ctx.log
                     .with_field("tenant", &name)
-                    .write(Level::Info, "tenant directory removed: stopped");
+                    .write(Level::Info, "tenant directory removed: stopping");
                 continue;
             }
             Change::Added(name) => (name, false),
