@@ -88,7 +88,9 @@ pub fn metric_in(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
                 .all(|(k, v)| s.labels.get(*k).is_some_and(|x| x == v))
         })
         .map(|s| s.value)
-        .sum()
+        // `+ 0.0`: an empty sum of floats is -0.0, shown as such in failures.
+        .sum::<f64>()
+        + 0.0
 }
 
 /// True when the exposition declares the family `name` (a `# TYPE` line
@@ -138,6 +140,7 @@ mod tests {
             7.0
         );
         assert_eq!(metric_in(text, "odd", &[("v", "q\"uote, }")]), 1.5);
+        assert!(metric_in(text, "absent", &[]).is_sign_positive());
         assert!(has_family(text, "rooms_sync_syncs_total"));
         assert!(!has_family(text, "rooms_sync_items_total"));
     }
