@@ -15,8 +15,13 @@
 //!    ROOMS bookings (time, EWS requests, peak RSS of the process).
 //! 7. The guest's parse and map of a 512-change page and a 100-item
 //!    `GetItem` answer, as wasm in wasmtime vs the same code natively.
+//! 8. The sync service (`rooms-sync serve`) with 1,000 pull and 1,000 push
+//!    mailboxes: start, one GetEvents sweep (time and host CPU), latency
+//!    from an Outlook change to the ROOMS booking, notifications per second,
+//!    peak RSS.
 //!
-//! `--quick` takes about a tenth of the samples (for development).
+//! `--quick` takes about a tenth of the samples (for development);
+//! `--service-only` runs section 8 alone.
 //! The README's "Benchmarks" section explains every figure.
 
 mod check;
@@ -25,6 +30,7 @@ mod loading;
 mod native;
 mod process;
 mod scale;
+mod service;
 mod stats;
 mod sync;
 
@@ -67,6 +73,8 @@ struct Plan {
     guest_rounds: usize,
     guest_warmup: usize,
     guest_n: usize,
+    service_latency_n: usize,
+    service_posts: usize,
 }
 
 impl Plan {
@@ -85,6 +93,8 @@ impl Plan {
                 guest_rounds: 1,
                 guest_warmup: 5,
                 guest_n: 50,
+                service_latency_n: 20,
+                service_posts: 1000,
             }
         } else {
             Plan {
@@ -100,6 +110,8 @@ impl Plan {
                 guest_rounds: 5,
                 guest_warmup: 20,
                 guest_n: 200,
+                service_latency_n: 100,
+                service_posts: 5000,
             }
         }
     }
@@ -111,20 +123,32 @@ fn main() -> anyhow::Result<()> {
         process::probe(&args[1..]);
     }
     let quick = args.iter().any(|a| a == "--quick");
+    // `--service-only`: section 8 alone (the service at scale), for development.
+    let service_only = args.iter().any(|a| a == "--service-only");
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?
-        .block_on(bench(quick))
+        .block_on(bench(quick, service_only))
 }
 
-async fn bench(quick: bool) -> anyhow::Result<()> {
+async fn bench(quick: bool, service_only: bool) -> anyhow::Result<()> {
     let plan = Plan::new(quick);
     let started = Instant::now();
     let component = locate_component()?;
     let binary = process::host_binary()?;
     let work = tempfile::tempdir()?;
     let cache = work.path().join("cwasm-cache");
+    if service_only {
+        return service::run(
+            &binary,
+            &component,
+            &cache,
+            plan.service_latency_n,
+            plan.service_posts,
+        )
+        .await;
+    }
     println!(
         "rooms-sync benchmarks{}",
         if quick {
@@ -258,6 +282,16 @@ async fn bench(quick: bool) -> anyhow::Result<()> {
         let (rounds, warmup, n) = (plan.guest_rounds, plan.guest_warmup, plan.guest_n);
         tokio::task::spawn_blocking(move || guest_code::run(rounds, warmup, n)).await??;
     }
+
+    // 8. The sync service.
+    service::run(
+        &binary,
+        &component,
+        &cache,
+        plan.service_latency_n,
+        plan.service_posts,
+    )
+    .await?;
 
     println!(
         "\ntotal bench time {:.0} s",
