@@ -222,7 +222,7 @@ fn push(
         );
     }
     let outcome = trigger(&client, platform, mailbox)
-        .and_then(|()| Ok(await_delivery(platform, mailbox, &made.id, wait_secs)));
+        .map(|()| await_delivery(platform, mailbox, &made.id, wait_secs));
     platform.drop_probe(&made.id);
     match outcome {
         Err(error) => Check::red_saying(
@@ -552,7 +552,7 @@ mod tests {
         assert_eq!(delete.attr("DeleteType"), Some("HardDelete"));
         let (id, mailbox) = platform.probes[0].clone();
         assert_eq!(mailbox, MAILBOX);
-        assert_eq!(platform.dropped_probes, [id.clone()]);
+        assert_eq!(platform.dropped_probes, std::slice::from_ref(&id));
         // Asked three times, waiting between.
         assert_eq!(
             *platform.probe_questions.borrow(),
