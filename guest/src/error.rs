@@ -184,6 +184,10 @@ pub enum Error {
         message: String,
         /// What to check.
         fix: String,
+        /// The EWS response code of the answer, when it had one the
+        /// component does not handle (`ErrorInternalServerError`): the
+        /// stable code of the problem, so the service counts errors by it.
+        response_code: Option<String>,
     },
     /// No usable HTTP answer.
     Transport(TransportError),
@@ -204,6 +208,21 @@ impl Error {
         Self::Protocol {
             message: message.into(),
             fix: fix.into(),
+            response_code: None,
+        }
+    }
+
+    /// A [`Error::Protocol`] for an answer with an unhandled EWS response
+    /// code.
+    pub fn unhandled_response(
+        response_code: &str,
+        message: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Self {
+        Self::Protocol {
+            message: message.into(),
+            fix: fix.into(),
+            response_code: Some(response_code.to_owned()),
         }
     }
 
@@ -269,9 +288,14 @@ impl Error {
                 response_code: safe(response_code),
                 retry_after_ms: *retry_after_ms,
             },
-            Self::Protocol { message, fix } => Self::Protocol {
+            Self::Protocol {
+                message,
+                fix,
+                response_code,
+            } => Self::Protocol {
                 message: safe(message),
                 fix: safe(fix),
+                response_code: response_code.as_deref().map(safe_text::name),
             },
             Self::Transport(t) => Self::Transport(TransportError {
                 kind: t.kind,
@@ -693,7 +717,7 @@ mod tests {
                 app_id,
             } => vec![mailbox.clone(), url.clone(), app_id.clone()],
             Error::Throttled { response_code, .. } => vec![response_code.clone()],
-            Error::Protocol { message, fix } => vec![message.clone(), fix.clone()],
+            Error::Protocol { message, fix, .. } => vec![message.clone(), fix.clone()],
             Error::Transport(t) => vec![t.detail.clone()],
         });
         texts

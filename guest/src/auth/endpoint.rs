@@ -367,7 +367,7 @@ mod tests {
             &response(502, "text/html", "<html><body>Bad Gateway</body></html>"),
         )
         .unwrap_err();
-        let Error::Protocol { message, fix } = error else {
+        let Error::Protocol { message, fix, .. } = error else {
             panic!("{error:?}")
         };
         assert!(message.contains("HTTP 502"), "{message}");
@@ -431,7 +431,7 @@ mod tests {
                 "x".repeat(MAX_BODY_BYTES)
             );
             let error = read_answer(URL, &response(status, "application/json", &body)).unwrap_err();
-            let Error::Protocol { message, fix } = &error else {
+            let Error::Protocol { message, fix, .. } = &error else {
                 panic!("{error:?}")
             };
             assert!(
@@ -483,7 +483,7 @@ mod tests {
                 &response(200, "application/json", &body(access, refresh)),
             )
             .unwrap_err();
-            let Error::Protocol { message, fix } = &error else {
+            let Error::Protocol { message, fix, .. } = &error else {
                 panic!("{error:?}")
             };
             assert!(message.contains(name), "{message}");

@@ -473,7 +473,7 @@ fn unexpected(code: &str, text: &str, mailbox: &str, fix: &str) -> Error {
     } else {
         format!("Exchange answered {code} for {mailbox}: {text}.")
     };
-    Error::protocol(message, fix)
+    Error::unhandled_response(&code, message, fix)
 }
 
 fn token_refused_fix(access: &Access) -> String {

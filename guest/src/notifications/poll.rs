@@ -316,7 +316,7 @@ mod tests {
         assert_eq!(
             codes,
             [
-                ("protocol".to_owned(), true),
+                ("ErrorSubscriptionAccessDenied".to_owned(), true),
                 ("ErrorServerBusy".to_owned(), true),
                 ("transport".to_owned(), true)
             ]

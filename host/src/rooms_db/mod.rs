@@ -143,6 +143,30 @@ pub enum DbError {
     Occurrence(String),
 }
 
+/// Puts the file in WAL mode unless it is already. Switching needs the file
+/// to itself, and SQLite answers `SQLITE_BUSY` at once (without the busy
+/// handler) while another connection opens it at the same moment: retried
+/// for up to the busy timeout.
+fn set_wal(conn: &Connection) -> Result<(), DbError> {
+    let started = std::time::Instant::now();
+    loop {
+        let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+        if mode.eq_ignore_ascii_case("wal") {
+            return Ok(());
+        }
+        match conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0)) {
+            Ok(_) => {}
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && started.elapsed() < std::time::Duration::from_secs(30) =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
 /// The ROOMS database of one tenant.
 pub struct RoomsDb {
     path: PathBuf,
@@ -180,7 +204,7 @@ impl RoomsDb {
         // repeats that work and finds its own writes by their links and tags.
         // The service commits a watermark per poll and per notification,
         // which an fsync each would cap at a few hundred a second.
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        set_wal(&conn)?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         migrations::migrate(&mut conn).map_err(open_error)?;
         Ok(RoomsDb {
