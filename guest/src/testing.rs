@@ -176,6 +176,33 @@ pub fn settings(extra: &[(&'static str, &str)]) -> Settings {
     RawSettings::from_pairs(&pairs).validate().unwrap()
 }
 
+/// A platform whose settings store holds tenant `contoso.onmicrosoft.com`,
+/// [`APP_ID`] and the keys of one sign-in mode: app-only with a client
+/// secret, or delegated as the service user `svc-rooms@contoso.com`.
+pub fn configured(delegated: bool) -> TestPlatform {
+    let mut platform = TestPlatform::new();
+    platform
+        .config
+        .insert(keys::TENANT_ID.into(), "contoso.onmicrosoft.com".into());
+    platform.config.insert(keys::APP_ID.into(), APP_ID.into());
+    if delegated {
+        platform
+            .config
+            .insert(keys::USE_IMPERSONATION.into(), "false".into());
+        platform
+            .config
+            .insert(keys::SERVICE_USER.into(), "svc-rooms@contoso.com".into());
+        platform
+            .secrets
+            .insert(keys::SERVICE_PASSWORD.into(), "pw".into());
+    } else {
+        platform
+            .secrets
+            .insert(keys::CLIENT_SECRET.into(), "secret".into());
+    }
+    platform
+}
+
 /// The sign-in context of [`settings`] for EWS in Exchange Online.
 pub fn auth_context(extra: &[(&'static str, &str)]) -> AuthContext {
     AuthContext::new(&settings(extra), "https://outlook.office365.com")

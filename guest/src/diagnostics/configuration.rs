@@ -230,7 +230,7 @@ mod tests {
     use super::*;
     use crate::auth::TokenProvider;
     use crate::auth::token::AccessToken;
-    use crate::config::{RawSettings, keys};
+    use crate::config::RawSettings;
     use crate::platform::{CachedToken, HttpResponse};
     use crate::testing::{TestPlatform, answer};
 
@@ -247,29 +247,7 @@ mod tests {
     }
 
     fn setup(delegated: bool, person: &Person) -> (TestPlatform, Target) {
-        let mut platform = TestPlatform::new();
-        platform
-            .config
-            .insert(keys::TENANT_ID.into(), "contoso.onmicrosoft.com".into());
-        platform.config.insert(
-            keys::APP_ID.into(),
-            "00001111-aaaa-2222-bbbb-3333cccc4444".into(),
-        );
-        if delegated {
-            platform
-                .config
-                .insert(keys::USE_IMPERSONATION.into(), "false".into());
-            platform
-                .config
-                .insert(keys::SERVICE_USER.into(), "svc-rooms@contoso.com".into());
-            platform
-                .secrets
-                .insert(keys::SERVICE_PASSWORD.into(), "pw".into());
-        } else {
-            platform
-                .secrets
-                .insert(keys::CLIENT_SECRET.into(), "secret".into());
-        }
+        let mut platform = crate::testing::configured(delegated);
         let target = Target::prepare(&RawSettings::read(&platform).unwrap(), person).unwrap();
         let tokens = TokenProvider::new(&target.settings, &target.url.resource());
         platform.cache.insert(

@@ -299,7 +299,7 @@ mod tests {
     use super::*;
     use crate::auth::TokenProvider;
     use crate::auth::token::AccessToken;
-    use crate::config::{RawSettings, keys};
+    use crate::config::RawSettings;
     use crate::ews::calendar_item::test_support::{names, sent_operation, soap};
     use crate::platform::{CachedToken, ConflictBehaviour, HttpResponse, Person, SyncMode};
     use crate::testing::{TestPlatform, ews_derived, ews_sample};
@@ -337,29 +337,7 @@ mod tests {
     /// A platform signed in (token cached) with app-only or delegated
     /// settings, and the person's target.
     fn setup(delegated: bool) -> (TestPlatform, Target) {
-        let mut platform = TestPlatform::new();
-        platform
-            .config
-            .insert(keys::TENANT_ID.into(), "contoso.onmicrosoft.com".into());
-        platform.config.insert(
-            keys::APP_ID.into(),
-            "00001111-aaaa-2222-bbbb-3333cccc4444".into(),
-        );
-        if delegated {
-            platform
-                .config
-                .insert(keys::USE_IMPERSONATION.into(), "false".into());
-            platform
-                .config
-                .insert(keys::SERVICE_USER.into(), "svc-rooms@contoso.com".into());
-            platform
-                .secrets
-                .insert(keys::SERVICE_PASSWORD.into(), "pw".into());
-        } else {
-            platform
-                .secrets
-                .insert(keys::CLIENT_SECRET.into(), "secret".into());
-        }
+        let mut platform = crate::testing::configured(delegated);
         let person = Person {
             email: MAILBOX.into(),
             sync_mode: SyncMode::O365Pull,
