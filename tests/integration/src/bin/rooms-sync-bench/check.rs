@@ -180,7 +180,7 @@ pub async fn run(
     };
 
     section(&format!(
-        "1. The sync test of one person ({email}, client-secret sign-in, token cached, one GetFolder)"
+        "1. The sync test of one person ({email}, client-secret sign-in, token cached: configuration, sign-in, calendar-access, write)"
     ));
     method(&format!(
         "the same check logic on both sides: the guest crate's `diagnostics::check_person` compiled \
@@ -189,7 +189,10 @@ pub async fn run(
          `check-person` export run by the host; against the in-process emulator over loopback \
          HTTP; {} arms taken in turn, one sample each per round, the order rotating every round; \
          {warmup} warm-up rounds, then n={n}; median / p99; times include the person's row read \
-         from rooms.db.",
+         from rooms.db. The check makes several EWS requests (ResolveNames, GetFolder, and the \
+         write check's FindItem, CreateItem, UpdateItem and DeleteItem); the per-call lines \
+         below subtract one GetFolder request only. `calls::check` also runs the subscription \
+         check (Subscribe, GetEvents, Unsubscribe), which the two arms above do not.",
         ARMS.len()
     ));
     row(
@@ -238,11 +241,11 @@ pub async fn run(
     let nat_logic = minus(nat.samples.median(), http.samples.median());
     let wasm_logic = minus(reused.samples.median(), http.samples.median());
     row(
-        "  native check beyond the HTTP request (native - request)",
+        "  native check beyond one GetFolder request (native - request)",
         duration(nat_logic),
     );
     row(
-        "  component call beyond the HTTP request (reused - request)",
+        "  component call beyond one GetFolder request (reused - request)",
         duration(wasm_logic),
     );
     let connect = minus(http_new.samples.median(), http.samples.median());
