@@ -333,9 +333,9 @@ fn code_of(e: &Error) -> String {
         Error::InsufficientRights { .. } => "insufficient-rights".into(),
         Error::EwsBlocked { .. } => "HTTP 403".into(),
         Error::Throttled { response_code, .. } => response_code.clone(),
-        Error::Protocol { response_code, .. } => response_code
-            .clone()
-            .unwrap_or_else(|| "protocol".into()),
+        Error::Protocol { response_code, .. } => {
+            response_code.clone().unwrap_or_else(|| "protocol".into())
+        }
         Error::Transport(_) => "transport".into(),
     }
 }
