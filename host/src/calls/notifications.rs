@@ -18,6 +18,7 @@
 //! length fails the persons without an answer. Every text passes
 //! [`operator_text`].
 
+use crate::settings::keys;
 use std::time::Duration;
 
 use crate::bindings::exports::rooms::exchange_sync::notifications as wit;
@@ -212,6 +213,28 @@ fn missing_answer() -> RunProblem {
     invalid("fewer answers than persons in the batch")
 }
 
+/// One answer per item of a batch of `len`: the component's answers in
+/// order, `answer` making each (a missing one is `None`); a batch that did
+/// not return gives every item `failed` of [`batch_stop`]'s problem.
+fn spread<A, T>(
+    result: Result<Vec<A>, StopReport>,
+    len: usize,
+    stopped: impl FnOnce(StopReport) -> RunProblem,
+    failed: impl Fn(RunProblem) -> T,
+    mut answer: impl FnMut(usize, Option<A>) -> T,
+) -> Vec<T> {
+    match result {
+        Ok(answers) => {
+            let mut answers = answers.into_iter();
+            (0..len).map(|i| answer(i, answers.next())).collect()
+        }
+        Err(stop) => {
+            let problem = stopped(stop);
+            (0..len).map(|_| failed(problem.clone())).collect()
+        }
+    }
+}
+
 impl TenantRun<'_> {
     fn batch_deadline(&self, within: Duration) -> Duration {
         within.min(self.runtime.limits().call_deadline)
@@ -248,31 +271,28 @@ impl TenantRun<'_> {
                 },
             )
             .await;
-        let answers = match outcome.result {
-            Ok(answers) => answers,
-            Err(stop) => {
-                let problem = batch_stop(
-                    stop,
-                    deadline,
-                    self.runtime.limits().call_deadline,
-                    crate::settings::keys::BATCH_SUBSCRIBE_TIMEOUT,
-                );
-                return requests.iter().map(|_| Err(problem.clone())).collect();
-            }
-        };
-        let mut answers = answers.into_iter();
-        requests
-            .iter()
-            .map(|(person, _)| match answers.next() {
-                Some(Ok(s)) => checked(s.subscription, Some(&person.email), Some(person.sync_mode))
-                    .map(|subscription| Subscribed {
-                        subscription,
-                        resumed: s.resumed,
-                    }),
-                Some(Err(problem)) => Err(problem_from_wit(problem)),
-                None => Err(missing_answer()),
-            })
-            .collect()
+        let call_deadline = self.runtime.limits().call_deadline;
+        spread(
+            outcome.result,
+            requests.len(),
+            |stop| batch_stop(stop, deadline, call_deadline, keys::BATCH_SUBSCRIBE_TIMEOUT),
+            Err,
+            |i, answer| {
+                let person = &requests[i].0;
+                match answer {
+                    Some(Ok(s)) => {
+                        checked(s.subscription, Some(&person.email), Some(person.sync_mode)).map(
+                            |subscription| Subscribed {
+                                subscription,
+                                resumed: s.resumed,
+                            },
+                        )
+                    }
+                    Some(Err(problem)) => Err(problem_from_wit(problem)),
+                    None => Err(missing_answer()),
+                }
+            },
+        )
     }
 
     /// Polls `watches` (each pull subscription with its person) with
@@ -300,39 +320,31 @@ impl TenantRun<'_> {
                 },
             )
             .await;
-        let answers = match outcome.result {
-            Ok(answers) => answers,
-            Err(stop) => {
-                let problem = batch_stop(
+        let call_deadline = self.runtime.limits().call_deadline;
+        spread(
+            outcome.result,
+            watches.len(),
+            |stop| {
+                batch_stop(
                     stop,
                     deadline,
-                    self.runtime.limits().call_deadline,
-                    crate::settings::keys::BATCH_GET_EVENTS_TIMEOUT,
-                );
-                return watches
-                    .iter()
-                    .map(|_| Poll::Failed(problem.clone()))
-                    .collect();
-            }
-        };
-        let mut answers = answers.into_iter();
-        watches
-            .iter()
-            .map(|(person, sub)| match answers.next() {
+                    call_deadline,
+                    keys::BATCH_GET_EVENTS_TIMEOUT,
+                )
+            },
+            Poll::Failed,
+            |i, answer| match answer {
                 Some(wit::PollOutcome::Events((s, n))) => {
-                    match checked(s, Some(&person.email), Some(SyncMode::O365Pull)) {
+                    match checked(s, Some(&watches[i].0.email), Some(SyncMode::O365Pull)) {
                         Ok(s) => Poll::Events(s, n),
                         Err(problem) => Poll::Failed(problem),
                     }
                 }
                 Some(wit::PollOutcome::Lost(problem)) => Poll::Lost(problem_from_wit(problem)),
                 Some(wit::PollOutcome::Failed(problem)) => Poll::Failed(problem_from_wit(problem)),
-                None => {
-                    let _ = sub;
-                    Poll::Failed(missing_answer())
-                }
-            })
-            .collect()
+                None => Poll::Failed(missing_answer()),
+            },
+        )
     }
 
     /// Ends `watches` (pull subscriptions no longer wanted) in one call
@@ -358,28 +370,18 @@ impl TenantRun<'_> {
                 },
             )
             .await;
-        match outcome.result {
-            Ok(answers) => {
-                let mut answers = answers.into_iter();
-                watches
-                    .iter()
-                    .map(|_| match answers.next() {
-                        Some(Ok(())) => Ok(()),
-                        Some(Err(problem)) => Err(problem_from_wit(problem)),
-                        None => Err(missing_answer()),
-                    })
-                    .collect()
-            }
-            Err(stop) => {
-                let problem = batch_stop(
-                    stop,
-                    deadline,
-                    self.runtime.limits().call_deadline,
-                    crate::settings::keys::BATCH_SUBSCRIBE_TIMEOUT,
-                );
-                watches.iter().map(|_| Err(problem.clone())).collect()
-            }
-        }
+        let call_deadline = self.runtime.limits().call_deadline;
+        spread(
+            outcome.result,
+            watches.len(),
+            |stop| batch_stop(stop, deadline, call_deadline, keys::BATCH_SUBSCRIBE_TIMEOUT),
+            Err,
+            |_, answer| match answer {
+                Some(Ok(())) => Ok(()),
+                Some(Err(problem)) => Err(problem_from_wit(problem)),
+                None => Err(missing_answer()),
+            },
+        )
     }
 
     /// Hands one webhook request to the component (`handle-webhook`) under
